@@ -1,0 +1,70 @@
+"""The ``bvall`` command line. Commands are thin: parse, call the library, print."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bvall import __version__
+from bvall.cli import cohort as _cohort
+from bvall.cli import vocab as _vocab
+from bvall.cli._output import err_console
+from bvall.errors import BvallError, ValidationFailed
+
+app = typer.Typer(
+    name="bvall",
+    help="bvall: venetoclax + blinatumomab induction for Ph-negative B-ALL, from the bedside "
+    "plan to the published analysis.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bvall {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """bvall command line."""
+
+
+app.add_typer(_cohort.app, name="cohort")
+app.command("vocab")(_vocab.vocab)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning bvall errors into a message and exit code 1."""
+    try:
+        # standalone_mode=False makes click return a typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except ValidationFailed as exc:
+        from bvall.cli._output import print_problems
+
+        print_problems(exc.problems)
+        sys.exit(1)
+    except BvallError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

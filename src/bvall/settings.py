@@ -1,0 +1,78 @@
+"""One place for configuration read from the environment.
+
+Every setting has a default that works on a laptop with no configuration at all. The Django
+settings (``bvall.web.settings``) and the CLI read these values; nothing else reads ``os.environ``.
+
+| variable              | meaning                                                   | default               |
+|-----------------------|-----------------------------------------------------------|-----------------------|
+| ``BVALL_HOME``        | folder for the database, backups and generated reports    | current directory     |
+| ``BVALL_DATABASE_URL``| database URL (``sqlite:///path`` or ``postgres://...``)    | ``sqlite:///<home>/bvall.db`` |
+| ``BVALL_SECRET_KEY``  | Django secret key; generated and kept in ``<home>/.bvall-secret`` when unset | generated |
+| ``BVALL_DEBUG``       | ``1`` turns on Django debug pages (never in production)   | ``0``                 |
+| ``BVALL_ALLOWED_HOSTS`` | comma-separated host names the web app answers to      | ``127.0.0.1,localhost`` |
+| ``BVALL_SECURE_COOKIES`` | ``1`` marks session and CSRF cookies Secure (HTTPS only) | ``0``              |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from bvall.errors import ConfigurationError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not a flag; expected 1/0, true/false, yes/no.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one bvall process."""
+
+    home: Path
+    database_url: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    secure_cookies: bool
+
+    @property
+    def secret_key(self) -> str:
+        """The Django secret key: ``BVALL_SECRET_KEY`` or one generated once per home folder."""
+        key = os.environ.get("BVALL_SECRET_KEY")
+        if key:
+            return key
+        path = self.home / ".bvall-secret"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.home.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key, encoding="utf-8")
+        path.chmod(0o600)
+        return key
+
+
+def load_settings() -> Settings:
+    """Read the environment into :class:`Settings` (see the module docstring for variables)."""
+    home = Path(os.environ.get("BVALL_HOME", ".")).expanduser().resolve()
+    url = os.environ.get("BVALL_DATABASE_URL") or f"sqlite:///{home / 'bvall.db'}"
+    hosts = os.environ.get("BVALL_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    return Settings(
+        home=home,
+        database_url=url,
+        debug=_flag("BVALL_DEBUG", False),
+        allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
+        secure_cookies=_flag("BVALL_SECURE_COOKIES", False),
+    )
