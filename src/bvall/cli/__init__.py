@@ -8,6 +8,8 @@ import typer
 
 from bvall import __version__
 from bvall.cli import cohort as _cohort
+from bvall.cli import db as _db
+from bvall.cli import serve as _serve
 from bvall.cli import vocab as _vocab
 from bvall.cli._output import err_console
 from bvall.errors import BvallError, ValidationFailed
@@ -38,6 +40,9 @@ def _root(
 
 
 app.add_typer(_cohort.app, name="cohort")
+app.add_typer(_db.app, name="db")
+app.add_typer(_db.users, name="user")
+app.command("serve")(_serve.serve)
 app.command("vocab")(_vocab.vocab)
 
 
