@@ -10,14 +10,16 @@ reasons, versions and audit trail as the forms.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import File, Form, NinjaAPI, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 from ninja.security import HttpBearer, django_auth
 
 from bvall import __version__
@@ -41,6 +43,20 @@ class TokenAuth(HttpBearer):
         return user
 
 
+def _schema_needs_login(view: Any) -> Any:
+    """The OpenAPI schema is shown to logged-in users and token holders only."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        token_user = user_for_token(header[7:]) if header.startswith("Bearer ") else None
+        if not request.user.is_authenticated and token_user is None:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 api = NinjaAPI(
     title="bvall API",
     version=__version__,
@@ -49,6 +65,7 @@ api = NinjaAPI(
     "changes saved data.",
     auth=[TokenAuth(), django_auth],
     docs_url=None,  # the interactive docs page loads from a CDN; the schema is enough offline
+    docs_decorator=_schema_needs_login,
     urls_namespace="api",
 )
 
@@ -178,7 +195,7 @@ def get_patient(request: HttpRequest, pid: str) -> dict[str, Any]:
     summary="A derived panel (grades, episodes, response, plan)",
     response={200: dict[str, Any], 503: dict[str, Any]},
 )
-def get_derived(request: HttpRequest, pid: str, panel: str) -> tuple[int, dict[str, Any]]:
+def get_derived(request: HttpRequest, pid: str, panel: str) -> Status[dict[str, Any]]:
     access.require(request.user, "view")
     _patient(request, pid)
     if panel not in derived.PANELS:
@@ -191,7 +208,7 @@ def get_derived(request: HttpRequest, pid: str, panel: str) -> tuple[int, dict[s
         "detail": result.message,
         "rows": result.rows,
     }
-    return (200 if result.available else 503), body
+    return Status(200 if result.available else 503, body)
 
 
 @api.get("/tables/{table}", summary="Rows of one table (visible patients only)")
@@ -210,9 +227,9 @@ def list_rows(request: HttpRequest, table: str, patient: str | None = None) -> l
     summary="Create one record (validated, audited)",
     response={201: dict[str, Any]},
 )
-def create(request: HttpRequest, table: str, body: RecordIn) -> tuple[int, dict[str, Any]]:
+def create(request: HttpRequest, table: str, body: RecordIn) -> Status[dict[str, Any]]:
     saved = records.create_record(request.user, table, body.values, body.reason)
-    return 201, {"table": saved.table, "id": saved.pk, "version": saved.version}
+    return Status(201, {"table": saved.table, "id": saved.pk, "version": saved.version})
 
 
 @api.post(
@@ -220,7 +237,7 @@ def create(request: HttpRequest, table: str, body: RecordIn) -> tuple[int, dict[
     summary="Save one day's labs together (all or none)",
     response={201: dict[str, Any]},
 )
-def lab_day(request: HttpRequest, pid: str, body: LabDay) -> tuple[int, dict[str, Any]]:
+def lab_day(request: HttpRequest, pid: str, body: LabDay) -> Status[dict[str, Any]]:
     rows = [
         {
             **lab,
@@ -232,7 +249,7 @@ def lab_day(request: HttpRequest, pid: str, body: LabDay) -> tuple[int, dict[str
         for lab in body.labs
     ]
     saved = records.create_records(request.user, "labs", rows, body.reason)
-    return 201, {"ids": [s.pk for s in saved]}
+    return Status(201, {"ids": [s.pk for s in saved]})
 
 
 @api.put(
@@ -317,10 +334,10 @@ def engines(request: HttpRequest) -> list[dict[str, Any]]:
     summary="The live analysis (503 until the statistics engine is connected)",
     response={200: dict[str, Any], 503: dict[str, Any]},
 )
-def analysis(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def analysis(request: HttpRequest) -> Status[dict[str, Any]]:
     access.require(request.user, "analysis")
     result = derived.panel("analysis")
-    return (200 if result.available else 503), {
-        "available": result.available,
-        "detail": result.message,
-    }
+    return Status(
+        200 if result.available else 503,
+        {"available": result.available, "detail": result.message},
+    )
