@@ -57,9 +57,27 @@ def test_import_reports_rows_as_in_the_file_and_is_all_or_nothing(loaded) -> Non
 
     labs = pd.DataFrame(
         [
-            {"patient_id": "A01", "test": "anc", "value": "1.2", "unit": "10^9/L", "study_day": "8"},
-            {"patient_id": "A01", "test": "anc", "value": "abc", "unit": "10^9/L", "study_day": "9"},
-            {"patient_id": "Z99", "test": "platelets", "value": "50", "unit": "10^9/L", "study_day": "9"},
+            {
+                "patient_id": "A01",
+                "test": "anc",
+                "value": "1.2",
+                "unit": "10^9/L",
+                "study_day": "8",
+            },
+            {
+                "patient_id": "A01",
+                "test": "anc",
+                "value": "abc",
+                "unit": "10^9/L",
+                "study_day": "9",
+            },
+            {
+                "patient_id": "Z99",
+                "test": "platelets",
+                "value": "50",
+                "unit": "10^9/L",
+                "study_day": "9",
+            },
             {"patient_id": "A01", "test": "alt", "value": "40", "unit": "IU/mL", "study_day": "9"},
         ]
     )
@@ -77,10 +95,22 @@ def test_import_of_valid_rows_writes_them_with_user_and_reason(loaded, users) ->
     from bvall.store.models import Lab
 
     labs = pd.DataFrame(
-        [{"patient_id": "A02", "test": "potassium", "value": "4.1", "unit": "mmol/L", "date": "2025-05-02"}]
+        [
+            {
+                "patient_id": "A02",
+                "test": "potassium",
+                "value": "4.1",
+                "unit": "mmol/L",
+                "date": "2025-05-02",
+            }
+        ]
     )
     report = import_tables(
-        {"labs": labs}, files={"labs": "labs.csv"}, user=users["admin"], reason="transfer", commit=True
+        {"labs": labs},
+        files={"labs": "labs.csv"},
+        user=users["admin"],
+        reason="transfer",
+        commit=True,
     )
     assert report.committed and report.new_rows == {"labs": 1}
     lab = Lab.objects.get(patient_id="A02", test="potassium")

@@ -11,7 +11,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _lab(pk_patient: str = "A01", **kw):  # type: ignore[no-untyped-def]
-    row = {"patient_id": pk_patient, "test": "platelets", "value": "23", "unit": "10^9/L", "study_day": "3"}
+    row = {
+        "patient_id": pk_patient,
+        "test": "platelets",
+        "value": "23",
+        "unit": "10^9/L",
+        "study_day": "3",
+    }
     row.update(kw)
     return row
 
@@ -38,7 +44,9 @@ def test_a_days_labs_are_saved_together_or_not_at_all(loaded, users) -> None:  #
     assert info.value.field_problems(1)["value"][0].code == "range"
     assert info.value.field_problems(0) == {}
     assert Lab.objects.count() == before
-    saved = records.create_records(users["data_entry"], "labs", [_lab(test="anc", value="0.8"), _lab()], "morning bloods")
+    saved = records.create_records(
+        users["data_entry"], "labs", [_lab(test="anc", value="0.8"), _lab()], "morning bloods"
+    )
     assert len(saved) == 2
     assert Lab.objects.count() == before + 2
 
@@ -58,7 +66,9 @@ def test_changing_saved_data_needs_a_reason_and_is_audited_field_by_field(loaded
 
     lab = Lab.objects.get(patient_id="A01", test="platelets")
     with pytest.raises(InputError, match="reason is required"):
-        records.update_record(users["data_entry"], "labs", lab.pk, {"value": "14"}, version=1, reason="  ")
+        records.update_record(
+            users["data_entry"], "labs", lab.pk, {"value": "14"}, version=1, reason="  "
+        )
     saved = records.update_record(
         users["data_entry"], "labs", lab.pk, {"value": "14"}, version=1, reason="typo: 41 for 14"
     )
@@ -66,19 +76,31 @@ def test_changing_saved_data_needs_a_reason_and_is_audited_field_by_field(loaded
     lab.refresh_from_db()
     assert lab.value == 14.0
     last, first = lab.history.order_by("-history_id")[:2]
-    assert (last.history_type, last.history_user, last.history_change_reason) == ("~", users["data_entry"], "typo: 41 for 14")
+    assert (last.history_type, last.history_user, last.history_change_reason) == (
+        "~",
+        users["data_entry"],
+        "typo: 41 for 14",
+    )
     delta = last.diff_against(first)
-    assert [(c.field, c.old, c.new) for c in delta.changes if c.field == "value"] == [("value", 41.0, 14.0)]
+    assert [(c.field, c.old, c.new) for c in delta.changes if c.field == "value"] == [
+        ("value", 41.0, 14.0)
+    ]
 
 
-def test_second_editor_of_the_same_version_gets_a_conflict_with_both_versions(loaded, users) -> None:  # type: ignore[no-untyped-def]
+def test_second_editor_of_the_same_version_gets_a_conflict_with_both_versions(
+    loaded, users
+) -> None:  # type: ignore[no-untyped-def]
     from bvall.store import records
     from bvall.store.models import Lab
 
     lab = Lab.objects.get(patient_id="A01", test="platelets")
-    records.update_record(users["data_entry"], "labs", lab.pk, {"value": "40"}, version=1, reason="first")
+    records.update_record(
+        users["data_entry"], "labs", lab.pk, {"value": "40"}, version=1, reason="first"
+    )
     with pytest.raises(EditConflict) as info:
-        records.update_record(users["investigator"], "labs", lab.pk, {"value": "39"}, version=1, reason="second")
+        records.update_record(
+            users["investigator"], "labs", lab.pk, {"value": "39"}, version=1, reason="second"
+        )
     assert info.value.current["value"] == 40.0
     assert info.value.current["version"] == 2
     assert info.value.current["saved_by"] == "data_entry"
@@ -94,7 +116,13 @@ def test_delete_needs_reason_and_keeps_history(loaded, users) -> None:  # type: 
     ae = AdverseEvent.objects.get(patient_id="A01")
     with pytest.raises(InputError):
         records.delete_record(users["investigator"], "adverse_events", ae.pk, version=1, reason="")
-    records.delete_record(users["investigator"], "adverse_events", ae.pk, version=1, reason="entered for the wrong patient")
+    records.delete_record(
+        users["investigator"],
+        "adverse_events",
+        ae.pk,
+        version=1,
+        reason="entered for the wrong patient",
+    )
     assert not AdverseEvent.objects.filter(pk=ae.pk).exists()
     hist = AdverseEvent.history.filter(id=ae.pk).order_by("history_id")
     assert [h.history_type for h in hist] == ["+", "-"]
@@ -119,7 +147,11 @@ def test_monitor_may_not_write_and_site_b_user_may_not_write_site_a(loaded, user
     with pytest.raises(InputError, match="No patient 'A01' that you may see"):
         records.create_record(users["entry_b"], "labs", _lab())
     with pytest.raises(access.PermissionDenied):
-        records.create_record(users["entry_b"], "patients", {"patient_id": "X1", "site_id": "SITEA", "sex": "F", "age_years": "50"})
+        records.create_record(
+            users["entry_b"],
+            "patients",
+            {"patient_id": "X1", "site_id": "SITEA", "sex": "F", "age_years": "50"},
+        )
 
 
 def test_patient_identifier_cannot_be_renamed(loaded, users) -> None:  # type: ignore[no-untyped-def]
@@ -128,10 +160,18 @@ def test_patient_identifier_cannot_be_renamed(loaded, users) -> None:  # type: i
 
     p = Patient.objects.get(patient_id="A02")
     with pytest.raises(records.RecordProblems):
-        records.update_record(users["admin"], "patients", p.pk, {"patient_id": "A03"}, version=1, reason="r")
+        records.update_record(
+            users["admin"], "patients", p.pk, {"patient_id": "A03"}, version=1, reason="r"
+        )
 
 
-@pytest.mark.parametrize("statement", ["UPDATE labs_history SET value = 1", "DELETE FROM labs_history"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE labs_history SET value = 1", "DELETE FROM labs_history"]
+)
 def test_the_database_refuses_to_change_the_audit_trail(loaded, statement: str) -> None:
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
         cur.execute(statement)

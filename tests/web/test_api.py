@@ -23,11 +23,20 @@ def test_openapi_schema_lists_the_endpoints_for_token_holders(loaded, users) -> 
     r = c.get("/api/openapi.json", **auth)
     assert r.status_code == 200
     paths = r.json()["paths"]
-    for p in ("/api/patients", "/api/patients/{pid}", "/api/tables/{table}/{pk}", "/api/import", "/api/audit", "/api/patients/{pid}/labs"):
+    for p in (
+        "/api/patients",
+        "/api/patients/{pid}",
+        "/api/tables/{table}/{pk}",
+        "/api/import",
+        "/api/audit",
+        "/api/patients/{pid}/labs",
+    ):
         assert p in paths
 
 
-@pytest.mark.parametrize("path", ["/api/patients", "/api/me", "/api/audit", "/api/tables/labs", "/api/patients/A01"])
+@pytest.mark.parametrize(
+    "path", ["/api/patients", "/api/me", "/api/audit", "/api/tables/labs", "/api/patients/A01"]
+)
 def test_every_api_call_needs_credentials(loaded, path: str) -> None:
     assert Client().get(path).status_code == 401
     assert Client().get(path, HTTP_AUTHORIZATION="Bearer bvall_not-a-token").status_code == 401
@@ -48,7 +57,13 @@ def test_revoked_token_and_inactive_user_are_refused(loaded, users) -> None:  # 
 
 def test_lab_day_update_conflict_and_audit_through_the_api(loaded, users) -> None:  # type: ignore[no-untyped-def]
     c, auth = _token_client(users["data_entry"])
-    body = {"study_day": 4, "labs": [{"test": "anc", "value": 0.7, "unit": "10^9/L"}, {"test": "platelets", "value": "x", "unit": "10^9/L"}]}
+    body = {
+        "study_day": 4,
+        "labs": [
+            {"test": "anc", "value": 0.7, "unit": "10^9/L"},
+            {"test": "platelets", "value": "x", "unit": "10^9/L"},
+        ],
+    }
     r = c.post("/api/patients/A01/labs", json.dumps(body), content_type="application/json", **auth)
     assert r.status_code == 422
     assert [(p["row"], p["column"]) for p in r.json()["problems"]] == [(5, "value")]
@@ -82,7 +97,9 @@ def test_api_import_validates_and_commits(loaded, users) -> None:  # type: ignor
     from bvall.store.models import Lab
 
     c, auth = _token_client(users["data_entry"])
-    f = SimpleUploadedFile("labs.csv", b"patient_id,test,value,unit,study_day\nA02,anc,1.5,10^9/L,6\n")
+    f = SimpleUploadedFile(
+        "labs.csv", b"patient_id,test,value,unit,study_day\nA02,anc,1.5,10^9/L,6\n"
+    )
     r = c.post("/api/import", {"files": [f], "commit": "true", "reason": "api"}, **auth)
     assert r.status_code == 200 and r.json()["committed"] is True
     assert Lab.objects.get(patient_id="A02").value == 1.5

@@ -17,7 +17,9 @@ def _client(user) -> Client:  # type: ignore[no-untyped-def]
     return c
 
 
-def test_cohort_list_shows_visible_patients_with_study_day_and_reported_response(loaded, users) -> None:  # type: ignore[no-untyped-def]
+def test_cohort_list_shows_visible_patients_with_study_day_and_reported_response(
+    loaded, users
+) -> None:  # type: ignore[no-untyped-def]
     html = _client(users["investigator"]).get("/").content.decode()
     assert "A01" in html and "A02" in html
     assert "B01" not in html  # site B
@@ -38,7 +40,12 @@ def test_patient_page_shows_observed_data_and_plain_slots(loaded, users) -> None
     html = _client(users["investigator"]).get("/patients/A01/").content.decode()
     assert "<svg" in html and "Absolute neutrophil count" in html
     assert "Febrile neutropenia" in html and "blood cultures negative" in html
-    for slot in ("Grades and alerts", "Plan against doses given", "CRS, ICANS and TLS episodes", "Derived response"):
+    for slot in (
+        "Grades and alerts",
+        "Plan against doses given",
+        "CRS, ICANS and TLS episodes",
+        "Derived response",
+    ):
         assert slot in html
     assert html.count("is not installed in this build") >= 4
     # no derived grade is shown anywhere
@@ -53,10 +60,21 @@ def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) ->
     assert 'name="value_anc"' in form and 'name="unit_hemoglobin"' in form
     r = c.post(
         "/patients/A02/labs/day/",
-        {"study_day": "3", "date": "2025-05-05", "value_anc": "0.9", "unit_anc": "10^9/L", "value_hemoglobin": "9.1", "unit_hemoglobin": "g/dL", "reason": ""},
+        {
+            "study_day": "3",
+            "date": "2025-05-05",
+            "value_anc": "0.9",
+            "unit_anc": "10^9/L",
+            "value_hemoglobin": "9.1",
+            "unit_hemoglobin": "g/dL",
+            "reason": "",
+        },
     )
     assert r.status_code == 302
-    saved = {(lab.test, lab.value, lab.unit, lab.study_day) for lab in Lab.objects.filter(patient_id="A02")}
+    saved = {
+        (lab.test, lab.value, lab.unit, lab.study_day)
+        for lab in Lab.objects.filter(patient_id="A02")
+    }
     assert saved == {("anc", 0.9, "10^9/L", 3), ("hemoglobin", 9.1, "g/dL", 3)}
 
 
@@ -64,7 +82,15 @@ def test_days_labs_form_shows_field_messages_and_saves_nothing(loaded, users) ->
     from bvall.store.models import Lab
 
     c = _client(users["data_entry"])
-    r = c.post("/patients/A02/labs/day/", {"value_anc": "0,9", "unit_anc": "10^9/L", "value_potassium": "40", "unit_potassium": "mmol/L"})
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {
+            "value_anc": "0,9",
+            "unit_anc": "10^9/L",
+            "value_potassium": "40",
+            "unit_potassium": "mmol/L",
+        },
+    )
     html = r.content.decode()
     assert r.status_code == 200
     assert "Not saved." in html
@@ -81,9 +107,29 @@ def test_edit_with_reason_appears_in_the_audit_log(loaded, users) -> None:  # ty
     c = _client(users["investigator"])
     page = c.get(f"/records/labs/{lab.pk}/edit/").content.decode()
     assert 'name="version"' in page and 'value="41"' in page
-    r = c.post(f"/records/labs/{lab.pk}/edit/", {"test": "platelets", "value": "14", "unit": "10^9/L", "study_day": "1", "version": "1", "reason": ""})
+    r = c.post(
+        f"/records/labs/{lab.pk}/edit/",
+        {
+            "test": "platelets",
+            "value": "14",
+            "unit": "10^9/L",
+            "study_day": "1",
+            "version": "1",
+            "reason": "",
+        },
+    )
     assert "A reason is required" in r.content.decode()
-    r = c.post(f"/records/labs/{lab.pk}/edit/", {"test": "platelets", "value": "14", "unit": "10^9/L", "study_day": "1", "version": "1", "reason": "digits swapped"})
+    r = c.post(
+        f"/records/labs/{lab.pk}/edit/",
+        {
+            "test": "platelets",
+            "value": "14",
+            "unit": "10^9/L",
+            "study_day": "1",
+            "version": "1",
+            "reason": "digits swapped",
+        },
+    )
     assert r.status_code == 302
     audit = c.get("/audit/?patient=A01").content.decode()
     assert "digits swapped" in audit
@@ -96,7 +142,12 @@ def test_conflicting_edit_shows_both_versions_and_loses_nothing(loaded, users) -
     lab = Lab.objects.get(patient_id="A01", test="platelets")
     a, b = _client(users["investigator"]), _client(users["data_entry"])
     base = {"test": "platelets", "unit": "10^9/L", "study_day": "1", "version": "1"}
-    assert a.post(f"/records/labs/{lab.pk}/edit/", {**base, "value": "40", "reason": "first"}).status_code == 302
+    assert (
+        a.post(
+            f"/records/labs/{lab.pk}/edit/", {**base, "value": "40", "reason": "first"}
+        ).status_code
+        == 302
+    )
     r = b.post(f"/records/labs/{lab.pk}/edit/", {**base, "value": "39", "reason": "second"})
     html = r.content.decode()
     assert r.status_code == 409
@@ -107,16 +158,25 @@ def test_conflicting_edit_shows_both_versions_and_loses_nothing(loaded, users) -
     assert lab.value == 40.0
 
 
-def test_import_page_lists_every_problem_then_commits_a_good_file(loaded, users, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_import_page_lists_every_problem_then_commits_a_good_file(
+    loaded, users, tmp_path, settings
+) -> None:  # type: ignore[no-untyped-def]
     from bvall.store.models import Lab
 
     settings.HOME = tmp_path
     c = _client(users["data_entry"])
-    bad = io.BytesIO(b"patient_id,test,value,unit,study_day\nA02,anc,x,10^9/L,4\nA02,alt,30,IU/mL,4\nZZ9,anc,1,10^9/L,4\nA02,anc,1,10^9/L,\n")
+    bad = io.BytesIO(
+        b"patient_id,test,value,unit,study_day\nA02,anc,x,10^9/L,4\nA02,alt,30,IU/mL,4\nZZ9,anc,1,10^9/L,4\nA02,anc,1,10^9/L,\n"
+    )
     bad.name = "labs.csv"
     html = c.post("/import/", {"files": [bad], "reason": "batch"}).content.decode()
     assert "4 problems found; nothing was written." in html
-    for expected in ("a number", "a unit accepted for Alanine aminotransferase", "exists in patients", "at least one of date, study_day, timepoint"):
+    for expected in (
+        "a number",
+        "a unit accepted for Alanine aminotransferase",
+        "exists in patients",
+        "at least one of date, study_day, timepoint",
+    ):
         assert expected in html
     good = io.BytesIO(b"patient_id,test,value,unit,study_day\nA02,anc,1.1,10^9/L,4\n")
     good.name = "labs.csv"
@@ -134,19 +194,36 @@ def test_new_patient_and_generic_record_forms(loaded, users) -> None:  # type: i
     from bvall.store.models import Patient, Vital
 
     c = _client(users["data_entry"])
-    r = c.post("/patients/new/", {"patient_id": "A03", "site_id": "SITEA", "sex": "F", "age_years": "55", "reason": ""})
+    r = c.post(
+        "/patients/new/",
+        {"patient_id": "A03", "site_id": "SITEA", "sex": "F", "age_years": "55", "reason": ""},
+    )
     assert r.status_code == 302 and Patient.objects.filter(patient_id="A03").exists()
-    r = c.post("/patients/A03/vitals/new/", {"study_day": "2", "temperature_c": "39.4", "vasopressors": ["norepinephrine"], "oxygen_device": "low_flow_nasal_cannula"})
+    r = c.post(
+        "/patients/A03/vitals/new/",
+        {
+            "study_day": "2",
+            "temperature_c": "39.4",
+            "vasopressors": ["norepinephrine"],
+            "oxygen_device": "low_flow_nasal_cannula",
+        },
+    )
     assert r.status_code == 302
     v = Vital.objects.get(patient_id="A03")
-    assert (v.temperature_c, v.vasopressors, v.oxygen_device) == (39.4, "norepinephrine", "low_flow_nasal_cannula")
+    assert (v.temperature_c, v.vasopressors, v.oxygen_device) == (
+        39.4,
+        "norepinephrine",
+        "low_flow_nasal_cannula",
+    )
     r = c.post("/patients/A03/vitals/new/", {"study_day": "3", "temperature_c": "52"})
     assert "at most 45 °C" in r.content.decode()
 
 
 def test_users_sites_and_tokens(loaded, users) -> None:  # type: ignore[no-untyped-def]
     c = _client(users["admin"])
-    r = c.post("/users/new/", {"username": "nurse1", "role": "data_entry", "sites": [], "active": "on"})
+    r = c.post(
+        "/users/new/", {"username": "nurse1", "role": "data_entry", "sites": [], "active": "on"}
+    )
     html = r.content.decode()
     assert "Password of <b>nurse1</b>" in html
     assert "SITEA" in c.get("/sites/").content.decode()

@@ -32,7 +32,9 @@ def _app_routes() -> list[str]:
         assert isinstance(p, URLPattern)
         route = str(p.pattern)
         route = route.replace("<str:pid>", "A01").replace("<str:table>", "labs")
-        route = route.replace("<int:pk>", "1").replace("<int:uid>", "1").replace("<str:token>", "abc")
+        route = (
+            route.replace("<int:pk>", "1").replace("<int:uid>", "1").replace("<str:token>", "abc")
+        )
         out.append("/" + route)
     return out
 
@@ -78,7 +80,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("role", "method", "path"), REFUSED)
-def test_each_role_is_refused_what_it_may_not_do(loaded: Any, users: Any, role: str, method: str, path: str) -> None:
+def test_each_role_is_refused_what_it_may_not_do(
+    loaded: Any, users: Any, role: str, method: str, path: str
+) -> None:
     from bvall.store.models import Lab
 
     lab = Lab.objects.filter(patient_id="A01").first()
@@ -98,8 +102,23 @@ def test_api_refuses_by_role(loaded: Any, users: Any) -> None:
     from bvall.store.tokens import create_token
 
     _, mon = create_token(users["monitor"], "t")
-    body = json.dumps({"values": {"patient_id": "A01", "test": "anc", "value": 1, "unit": "10^9/L", "study_day": 9}})
-    r = Client().post("/api/tables/labs", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {mon}")
+    body = json.dumps(
+        {
+            "values": {
+                "patient_id": "A01",
+                "test": "anc",
+                "value": 1,
+                "unit": "10^9/L",
+                "study_day": 9,
+            }
+        }
+    )
+    r = Client().post(
+        "/api/tables/labs",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {mon}",
+    )
     assert r.status_code == 403
     _, de = create_token(users["data_entry"], "t")
     assert Client().get("/api/audit", HTTP_AUTHORIZATION=f"Bearer {de}").status_code == 403
@@ -111,7 +130,13 @@ def test_site_a_user_cannot_reach_site_b_patient_by_guessing(loaded: Any, users:
 
     lab_b = Lab.objects.get(patient_id="B01")
     c = _client(users["investigator"])
-    for path in ("/patients/B01/", "/patients/B01/labs/day/", "/patients/B01/vitals/new/", f"/records/labs/{lab_b.pk}/edit/", f"/records/labs/{lab_b.pk}/delete/"):
+    for path in (
+        "/patients/B01/",
+        "/patients/B01/labs/day/",
+        "/patients/B01/vitals/new/",
+        f"/records/labs/{lab_b.pk}/edit/",
+        f"/records/labs/{lab_b.pk}/delete/",
+    ):
         r = c.get(path)
         assert r.status_code == 404, path
         assert "B01" not in r.content.decode() or "that you may see" in r.content.decode()
@@ -125,7 +150,12 @@ def test_site_a_user_cannot_reach_site_b_patient_by_guessing(loaded: Any, users:
     assert all(r["patient_id"] != "B01" for r in Client().get("/api/tables/labs", **auth).json())
     assert Client().get("/api/patients/B01/derived/response", **auth).status_code == 404
     upd = json.dumps({"values": {"value": 9}, "version": 1, "reason": "x"})
-    assert Client().put(f"/api/tables/labs/{lab_b.pk}", upd, content_type="application/json", **auth).status_code == 404
+    assert (
+        Client()
+        .put(f"/api/tables/labs/{lab_b.pk}", upd, content_type="application/json", **auth)
+        .status_code
+        == 404
+    )
     assert all(e["patient"] != "B01" for e in Client().get("/api/audit", **auth).json())
 
 
@@ -148,16 +178,31 @@ def test_csrf_is_required_for_form_posts_and_session_api_writes(loaded: Any, use
     from bvall.store.models import Lab
 
     c = _client(users["data_entry"], enforce_csrf_checks=True)
-    r = c.post("/patients/A02/labs/day/", {"study_day": "3", "value_anc": "1.0", "unit_anc": "10^9/L"})
+    r = c.post(
+        "/patients/A02/labs/day/", {"study_day": "3", "value_anc": "1.0", "unit_anc": "10^9/L"}
+    )
     assert r.status_code == 403 and "CSRF" in r.content.decode()
-    body = json.dumps({"values": {"patient_id": "A02", "test": "anc", "value": 1, "unit": "10^9/L", "study_day": 3}})
+    body = json.dumps(
+        {
+            "values": {
+                "patient_id": "A02",
+                "test": "anc",
+                "value": 1,
+                "unit": "10^9/L",
+                "study_day": 3,
+            }
+        }
+    )
     r = c.post("/api/tables/labs", body, content_type="application/json")
     assert r.status_code == 403
     assert not Lab.objects.filter(patient_id="A02").exists()
     # with the token from the form, the same post goes through
     page = c.get("/patients/A02/labs/day/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    r = c.post("/patients/A02/labs/day/", {"csrfmiddlewaretoken": token, "study_day": "3", "value_anc": "1.0", "unit_anc": "10^9/L"})
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {"csrfmiddlewaretoken": token, "study_day": "3", "value_anc": "1.0", "unit_anc": "10^9/L"},
+    )
     assert r.status_code == 302
 
 
@@ -176,14 +221,25 @@ def _free_text_columns() -> list[tuple[str, str]]:
 
 def test_the_injection_list_covers_every_free_text_column() -> None:
     cols = _free_text_columns()
-    assert ("adverse_events", "notes") in cols and ("labs", "test") in cols and ("provenance", "printed") in cols
+    assert (
+        ("adverse_events", "notes") in cols
+        and ("labs", "test") in cols
+        and ("provenance", "printed") in cols
+    )
     assert len(cols) >= 20
 
 
 _BASE: dict[str, dict[str, Any]] = {
     "genetic_findings": {"lesion": "other"},
     "treatment_courses": {"course_id": "C9", "course_type": "consolidation"},
-    "dose_administrations": {"course_id": "IND", "agent": "venetoclax", "dose": "400", "dose_unit": "mg", "study_day_start": "4", "status": "given"},
+    "dose_administrations": {
+        "course_id": "IND",
+        "agent": "venetoclax",
+        "dose": "400",
+        "dose_unit": "mg",
+        "study_day_start": "4",
+        "status": "given",
+    },
     "concomitant_medications": {"drug": "posaconazole"},
     "labs": {"test": "anc", "value": "1", "unit": "10^9/L", "study_day": "7"},
     "vitals": {"study_day": "7"},
@@ -193,12 +249,21 @@ _BASE: dict[str, dict[str, Any]] = {
     "transfusions": {"product": "rbc", "amount": "1", "amount_unit": "unit", "study_day": "7"},
     "follow_up_events": {"event": "last_contact", "study_day": "90"},
     "reported_summaries": {"quantity": "days_hospitalised", "value": "10"},
-    "provenance": {"table_name": "labs", "record": "r", "column_name": "value", "source": "s", "location": "l", "status": "certain"},
+    "provenance": {
+        "table_name": "labs",
+        "record": "r",
+        "column_name": "value",
+        "source": "s",
+        "location": "l",
+        "status": "certain",
+    },
 }
 
 
 @pytest.mark.parametrize("payload", [SQL, HTML])
-def test_injection_in_every_text_field_is_stored_as_text_and_shown_escaped(loaded: Any, users: Any, payload: str) -> None:
+def test_injection_in_every_text_field_is_stored_as_text_and_shown_escaped(
+    loaded: Any, users: Any, payload: str
+) -> None:
     from bvall.store import records
     from bvall.store.models import COHORT_MODELS, Patient
 
@@ -238,9 +303,14 @@ def test_injection_in_every_text_field_is_stored_as_text_and_shown_escaped(loade
 
 
 @pytest.mark.parametrize("payload", [SQL, HTML])
-def test_injection_in_coded_fields_is_refused_and_quoted_escaped(loaded: Any, users: Any, payload: str) -> None:
+def test_injection_in_coded_fields_is_refused_and_quoted_escaped(
+    loaded: Any, users: Any, payload: str
+) -> None:
     c = _client(users["admin"])
-    r = c.post("/patients/new/", {"patient_id": payload, "sex": payload, "age_years": payload, "site_id": payload})
+    r = c.post(
+        "/patients/new/",
+        {"patient_id": payload, "sex": payload, "age_years": payload, "site_id": payload},
+    )
     html = r.content.decode()
     assert "Not saved." in html
     assert "<script>alert" not in html
@@ -254,7 +324,11 @@ def test_passwords_are_hashed_with_argon2_in_the_served_configuration() -> None:
     assert app_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     from django.contrib.auth.hashers import Argon2PasswordHasher
 
-    assert Argon2PasswordHasher().encode("secret-123-abc", Argon2PasswordHasher().salt()).startswith("argon2$")
+    assert (
+        Argon2PasswordHasher()
+        .encode("secret-123-abc", Argon2PasswordHasher().salt())
+        .startswith("argon2$")
+    )
 
 
 def test_session_cookie_flags_and_security_headers(loaded: Any, users: Any) -> None:

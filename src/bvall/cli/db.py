@@ -223,3 +223,25 @@ def user_list(database: DatabaseOpt = None) -> None:
             }
         )
     print_table(rows, title="Accounts")
+
+
+@users.command("token")
+def user_token(
+    username: Annotated[str, typer.Argument(help="User name the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "command line",
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an API token for a user (printed once; only its hash is stored)."""
+    _setup(database)
+    _require_initialised()
+    from django.contrib.auth import get_user_model
+
+    from bvall.errors import InputError
+    from bvall.store.tokens import create_token
+
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise InputError(f"No active user {username!r}.")
+    _, raw = create_token(user, name)
+    console.print(f"token {raw}", highlight=False, soft_wrap=True)
+    console.print("[dim]Shown once; use it as 'Authorization: Bearer <token>' on /api/.[/]")

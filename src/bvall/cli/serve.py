@@ -124,6 +124,7 @@ def serve(
             "worker_class": "gthread",
             "threads": threads,
             "timeout": 60,
+            "keepalive": 5,
             "graceful_timeout": 10,
             "accesslog": "-" if access_log else None,
             "errorlog": "-",

@@ -48,6 +48,23 @@ def table_rows(table: str, queryset: Any = None) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in qs.order_by("pk").values_list(*cols)]
 
 
+def count_rows(patient_id: str, tables: list[str]) -> dict[str, int]:
+    """Rows of one patient in each of ``tables``, in one query."""
+    if not tables:
+        return {}
+    quote = connection.ops.quote_name
+    sql = " UNION ALL ".join(
+        f"SELECT CAST(%s AS TEXT), COUNT(*) FROM {quote(COHORT_MODELS[t]._meta.db_table)} WHERE patient_id = %s"
+        for t in tables
+    )
+    params: list[str] = []
+    for t in tables:
+        params += [t, patient_id]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {str(t): int(n) for t, n in cur.fetchall()}
+
+
 def study_metadata() -> CohortMetadata:
     """The metadata of the cohort held in the database (name, title, synthetic, ...)."""
     info = StudyInfo.objects.order_by("pk").first()

@@ -70,9 +70,28 @@ def _clean_reason(reason: str | None, required: bool) -> str:
     return text
 
 
-def _patient_rows(patient_id: str | None) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+#: Tables whose rows a change to a table can make invalid: the table itself, the tables it refers
+#: to or that refer to it, and the partners of its cross-table consistency checks (see
+#: bvall.cohort.validate: references and _check_consistency). A patient change can touch any.
+_DEPENDS: dict[str, frozenset[str]] = {
+    "patients": frozenset(TABLES),
+    "treatment_courses": frozenset({"patients", "treatment_courses", "dose_administrations"}),
+    "dose_administrations": frozenset({"patients", "treatment_courses", "dose_administrations"}),
+    "provenance": frozenset({"patients", "provenance"}),
+}
+
+
+def _related(table: str) -> frozenset[str]:
+    return _DEPENDS.get(table, frozenset({"patients", table}))
+
+
+def _patient_rows(
+    patient_id: str | None, tables: frozenset[str]
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for table, model in COHORT_MODELS.items():
+        if table not in tables:
+            continue
         if patient_id is None:
             qs = model.objects.filter(patient_id__isnull=True) if table == "provenance" else None
         else:
@@ -98,10 +117,15 @@ def _validate(
 
     Returns the typed new rows; raises :class:`RecordProblems` with every problem.
     """
-    current = _patient_rows(patient_id)
+    # Only the tables this change can affect are validated; the patient's other tables were
+    # valid when saved and no check relates them to this one.
+    related = _related(table)
+    current = _patient_rows(patient_id, related)
     raw: dict[str, pd.DataFrame] = {}
     rows_of_new: list[int] = []
     for t in TABLES:
+        if t not in related:
+            continue
         rows = [r for pk, r in current[t] if not (t == table and pk == drop_pk)]
         if t == table:
             start = len(rows)

@@ -133,6 +133,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "bvall/locked_out.html"
 AXES_VERBOSE = False
 
+# Sessions live in the database (revocable, survive restarts) and are cached per worker.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = _cfg.secure_cookies

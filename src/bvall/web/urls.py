@@ -24,6 +24,9 @@ urlpatterns = [
     path("patients/new/", entry.new_patient, name="new_patient"),
     path("patients/<str:pid>/", patient.patient_page, name="patient"),
     path("patients/<str:pid>/labs/day/", entry.lab_day, name="lab_day"),
+    path(
+        "patients/<str:pid>/section/<str:table>/", patient.patient_section, name="patient_section"
+    ),
     path("patients/<str:pid>/<str:table>/new/", entry.new_record, name="new_record"),
     path("records/<str:table>/<int:pk>/edit/", entry.edit_record, name="edit_record"),
     path("records/<str:table>/<int:pk>/delete/", entry.delete_record, name="delete_record"),

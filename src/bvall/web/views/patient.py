@@ -7,15 +7,16 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from bvall.cohort import TABLES, load_lab_tests
 from bvall.errors import UnknownUnitError
 from bvall.store import access
-from bvall.store.convert import attnames
+from bvall.store.convert import attnames, count_rows
 from bvall.store.models import COHORT_MODELS
 from bvall.web import derived
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
@@ -56,21 +57,46 @@ def _cell(v: Any) -> str:
 def _section(
     table: str, title: str, opened: bool, objs: list[Any], can_edit: bool, pid: str
 ) -> dict[str, Any]:
+    """One table of the patient's record; closed sections get their rows when first opened."""
     cols = [c for c in attnames(table) if c != "patient_id"]
     used = [c for c in cols if any(getattr(o, c) is not None for o in objs)]
+    edit = reverse("edit_record", args=[table, 0])
+    history = reverse("audit") + f"?table={table}&record="
     return {
         "table": table,
         "title": title,
-        "open": opened or False,
+        "open": opened,
+        "count": len(objs),
         "description": TABLES[table].description,
         "columns": [c.replace("_", " ") for c in used],
         "rows": [
-            {"pk": o.pk, "version": o.version, "cells": [_cell(getattr(o, c)) for c in used]}
+            {
+                "pk": o.pk,
+                "cells": [_cell(getattr(o, c)) for c in used],
+                "edit": edit.replace("/0/", f"/{o.pk}/"),
+                "history": f"{history}{o.pk}",
+            }
             for o in objs
-        ],
+        ]
+        if opened
+        else [],
+        "lazy": "" if opened else reverse("patient_section", args=[pid, table]),
         "can_add": can_edit and table != "provenance",
         "pid": pid,
     }
+
+
+@login_required
+def patient_section(request: HttpRequest, pid: str, table: str) -> HttpResponse:
+    """The rows of one table of a patient's record (htmx, when a closed section opens)."""
+    access.require(request.user, "view")
+    get_patient(request, pid)
+    titles = {t: title for t, title, _ in SECTIONS}
+    if table not in titles:
+        raise Http404(f"No section {table!r}.")
+    objs = list(COHORT_MODELS[table].objects.filter(patient_id=pid).order_by("pk"))
+    s = _section(table, titles[table], True, objs, access.can(request.user, "edit"), pid)
+    return render(request, "bvall/_section_body.html", {"s": s})
 
 
 def _day_of(lab: Any, d1: dt.date | None) -> int | None:
@@ -184,15 +210,22 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     access.require(request.user, "view")
     patient = get_patient(request, pid)
     can_edit = access.can(request.user, "edit")
+    # rows of the open sections and of what the charts and timeline need; counts for the rest
+    needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
     objs = {
-        t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk"))
-        for t in TABLES
-        if t != "patients"
+        t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed
     }
+    counts = count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"])
     d1 = induction_d1([pid]).get(pid)
     today = timezone.localdate()
+    add_url = reverse("new_record", args=[pid, "_table_"])
     charts, pivot = _lab_panels(objs["labs"], d1)
-    sections = [_section(t, title, opened, objs[t], can_edit, pid) for t, title, opened in SECTIONS]
+    sections = []
+    for t, title, is_open in SECTIONS:
+        s = _section(t, title, is_open, objs.get(t, []), can_edit, pid)
+        if t in counts:
+            s["count"] = counts[t]
+        sections.append(s)
     context = {
         "patient": patient,
         "d1": d1,
@@ -206,7 +239,11 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
         "can_edit": can_edit,
-        "tables": [t for t in TABLES if t not in ("patients", "provenance")],
+        "add_links": [
+            (t.replace("_", " ").capitalize(), add_url.replace("/_table_/", f"/{t}/"))
+            for t in TABLES
+            if t not in ("patients", "provenance")
+        ],
         "patient_fields": [
             (c.replace("_", " "), _cell(getattr(patient, c)))
             for c in attnames("patients")
