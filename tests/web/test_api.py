@@ -73,10 +73,12 @@ def test_lab_day_update_conflict_and_audit_through_the_api(loaded, users) -> Non
     pk = r.json()["ids"][0]
     upd = {"values": {"value": 0.75}, "version": 1, "reason": "re-read"}
     r = c.put(f"/api/tables/labs/{pk}", json.dumps(upd), content_type="application/json", **auth)
-    assert r.status_code == 200 and r.json()["version"] == 2
+    assert r.status_code == 200
+    assert r.json()["version"] == 2
     r = c.put(f"/api/tables/labs/{pk}", json.dumps(upd), content_type="application/json", **auth)
     assert r.status_code == 409
-    assert r.json()["saved"]["value"] == 0.75 and r.json()["yours"] == {"value": 0.75}
+    assert r.json()["saved"]["value"] == 0.75
+    assert r.json()["yours"] == {"value": 0.75}
     ic, iauth = _token_client(users["investigator"])
     entries = ic.get("/api/audit?patient=A01&table=labs", **iauth).json()
     assert entries[0]["reason"] == "re-read"
@@ -87,7 +89,8 @@ def test_derived_panels_answer_503_until_the_engines_land(loaded, users) -> None
     c, auth = _token_client(users["investigator"])
     r = c.get("/api/patients/A01/derived/grades_alerts", **auth)
     assert r.status_code == 503
-    assert r.json()["available"] is False and "not installed" in r.json()["detail"]
+    assert r.json()["available"] is False
+    assert "not installed" in r.json()["detail"]
     assert c.get("/api/analysis", **auth).status_code == 503
 
 
@@ -101,5 +104,6 @@ def test_api_import_validates_and_commits(loaded, users) -> None:  # type: ignor
         "labs.csv", b"patient_id,test,value,unit,study_day\nA02,anc,1.5,10^9/L,6\n"
     )
     r = c.post("/api/import", {"files": [f], "commit": "true", "reason": "api"}, **auth)
-    assert r.status_code == 200 and r.json()["committed"] is True
+    assert r.status_code == 200
+    assert r.json()["committed"] is True
     assert Lab.objects.get(patient_id="A02").value == 1.5

@@ -21,7 +21,8 @@ def test_cohort_list_shows_visible_patients_with_study_day_and_reported_response
     loaded, users
 ) -> None:  # type: ignore[no-untyped-def]
     html = _client(users["investigator"]).get("/").content.decode()
-    assert "A01" in html and "A02" in html
+    assert "A01" in html
+    assert "A02" in html
     assert "B01" not in html  # site B
     assert "CR, MRD−" in html  # reported marrow of A01
     assert "2025-03-03" in html  # induction D1 of A01
@@ -33,13 +34,16 @@ def test_htmx_filter_returns_only_rows(loaded, users) -> None:  # type: ignore[n
     r = _client(users["admin"]).get("/?q=B0", HTTP_HX_REQUEST="true")
     html = r.content.decode()
     assert "<html" not in html
-    assert "B01" in html and "A01" not in html
+    assert "B01" in html
+    assert "A01" not in html
 
 
 def test_patient_page_shows_observed_data_and_plain_slots(loaded, users) -> None:  # type: ignore[no-untyped-def]
     html = _client(users["investigator"]).get("/patients/A01/").content.decode()
-    assert "<svg" in html and "Absolute neutrophil count" in html
-    assert "Febrile neutropenia" in html and "blood cultures negative" in html
+    assert "<svg" in html
+    assert "Absolute neutrophil count" in html
+    assert "Febrile neutropenia" in html
+    assert "blood cultures negative" in html
     for slot in (
         "Grades and alerts",
         "Plan against doses given",
@@ -57,7 +61,8 @@ def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) ->
 
     c = _client(users["data_entry"])
     form = c.get("/patients/A02/labs/day/").content.decode()
-    assert 'name="value_anc"' in form and 'name="unit_hemoglobin"' in form
+    assert 'name="value_anc"' in form
+    assert 'name="unit_hemoglobin"' in form
     r = c.post(
         "/patients/A02/labs/day/",
         {
@@ -106,7 +111,8 @@ def test_edit_with_reason_appears_in_the_audit_log(loaded, users) -> None:  # ty
     lab = Lab.objects.get(patient_id="A01", test="platelets")
     c = _client(users["investigator"])
     page = c.get(f"/records/labs/{lab.pk}/edit/").content.decode()
-    assert 'name="version"' in page and 'value="41"' in page
+    assert 'name="version"' in page
+    assert 'value="41"' in page
     r = c.post(
         f"/records/labs/{lab.pk}/edit/",
         {
@@ -152,7 +158,8 @@ def test_conflicting_edit_shows_both_versions_and_loses_nothing(loaded, users) -
     html = r.content.decode()
     assert r.status_code == 409
     assert "Someone else saved this record" in html
-    assert ">40<" in html and ">39<" in html  # saved and yours side by side
+    assert ">40<" in html
+    assert ">39<" in html
     assert 'name="version" value="2"' in html  # re-apply on top of the saved version
     lab.refresh_from_db()
     assert lab.value == 40.0
@@ -198,7 +205,8 @@ def test_new_patient_and_generic_record_forms(loaded, users) -> None:  # type: i
         "/patients/new/",
         {"patient_id": "A03", "site_id": "SITEA", "sex": "F", "age_years": "55", "reason": ""},
     )
-    assert r.status_code == 302 and Patient.objects.filter(patient_id="A03").exists()
+    assert r.status_code == 302
+    assert Patient.objects.filter(patient_id="A03").exists()
     r = c.post(
         "/patients/A03/vitals/new/",
         {

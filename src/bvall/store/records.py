@@ -274,7 +274,7 @@ def conflict_view(obj: models.Model) -> dict[str, Any]:
     last = obj.history.order_by("-history_id").first()
     if last is not None:
         values["saved_by"] = str(last.history_user) if last.history_user else "system"
-        values["saved_at"] = last.history_date.isoformat(timespec="seconds")
+        values["saved_at"] = last.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
         values["saved_reason"] = last.history_change_reason or ""
     return values
 

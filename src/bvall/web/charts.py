@@ -26,12 +26,27 @@ def _nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 0.5:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi:  # the last tick is at or above the highest value
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
+
+
+def pretty_unit(unit: str) -> str:
+    """A unit as printed (10^9/L -> 10⁹/L); stored spellings are never changed."""
+    sup = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    out, i = [], 0
+    while i < len(unit):
+        if unit[i] == "^":
+            j = i + 1
+            while j < len(unit) and (unit[j].isdigit() or (j == i + 1 and unit[j] == "-")):
+                j += 1
+            out.append(unit[i + 1 : j].replace("-", "⁻").translate(sup))
+            i = j
+        else:
+            out.append(unit[i])
+            i += 1
+    return "".join(out)
 
 
 def _fmt(v: float) -> str:
@@ -58,7 +73,7 @@ def render_lab_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
         f'<text x="{left}" y="12" class="chart-title">{escape(title)}'
-        f'<tspan class="chart-unit"> {escape(unit)}</tspan></text>',
+        f'<tspan class="chart-unit"> {escape(pretty_unit(unit))}</tspan></text>',
     ]
     if not pts:
         parts.append(f'<text x="{left}" y="{top + ph / 2}" class="chart-empty">no values</text>')

@@ -127,15 +127,15 @@ def panel(key: str) -> Panel:
             key,
             title,
             False,
-            f"The {engine} ({package}) is not installed in this build, so {what} cannot be "
-            "shown. Nothing here is estimated or filled in.",
+            f"The {engine} ({package}) is not installed in this build. Once it is, this shows "
+            f"{what}. No value is estimated in its place.",
         )
     return Panel(
         key,
         title,
         False,
-        f"The {engine} ({package}) is installed but not yet connected to this page; {what} "
-        "will appear here once it is. Nothing here is estimated or filled in.",
+        f"The {engine} ({package}) is installed but not yet connected to this page. Once it "
+        f"is, this shows {what}. No value is estimated in its place.",
     )
 
 

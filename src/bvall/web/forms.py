@@ -135,6 +135,16 @@ LAB_DAY_ORDER = (
 )  # fmt: skip
 
 
+#: Group headings of the day's-labs form, at the first test of each group.
+LAB_DAY_GROUPS = {
+    "wbc": "Blood count",
+    "potassium": "Tumour lysis panel and kidney",
+    "sodium": "Electrolytes and liver",
+    "fibrinogen": "Coagulation",
+    "crp": "Inflammation (CRS work-up)",
+}
+
+
 def lab_day_tests() -> list[Any]:
     """Lab tests for the day's-labs form: the ordered ones, then any others in the catalogue."""
     tests = load_lab_tests()

@@ -19,7 +19,7 @@ from bvall.errors import EditConflict, InputError
 from bvall.store import access, records
 from bvall.store.convert import attnames, record_values
 from bvall.store.models import Lab
-from bvall.web.forms import initial_from, lab_day_tests, record_form_class
+from bvall.web.forms import LAB_DAY_GROUPS, initial_from, lab_day_tests, record_form_class
 from bvall.web.views import get_patient, get_record
 
 _TITLES = {t: t.replace("_", " ") for t in TABLES}
@@ -274,7 +274,15 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
             if entered["unit"]
             else list(t.accepted_units)
         )
-        lines.append({"test": t, "units": units, "entered": entered, "errors": []})
+        lines.append(
+            {
+                "test": t,
+                "units": units,
+                "entered": entered,
+                "errors": [],
+                "group": LAB_DAY_GROUPS.get(t.code, ""),
+            }
+        )
     general: list[str] = []
     if post is not None:
         filled = [ln for ln in lines if ln["entered"]["value"] or ln["entered"]["qualifier"]]

@@ -212,9 +212,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     can_edit = access.can(request.user, "edit")
     # rows of the open sections and of what the charts and timeline need; counts for the rest
     needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
-    objs = {
-        t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed
-    }
+    objs = {t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed}
     counts = count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"])
     d1 = induction_d1([pid]).get(pid)
     today = timezone.localdate()
