@@ -95,6 +95,9 @@ class Client:
         if status != 302:
             raise RuntimeError(f"login failed with HTTP {status}")
 
+    def close(self) -> None:
+        self.conn.close()
+
     def request(
         self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, str]:
@@ -204,10 +207,12 @@ def _client_loop(
         except Exception as exc:
             with lock:
                 result.errors.append(f"{type(exc).__name__}: {exc}")
+            c.close()
             try:
                 c = Client(base, "admin", password, token)
             except Exception:
                 return
+    c.close()
 
 
 def run_load(server: LiveServer, clients: int, seconds: float) -> LoadResult:

@@ -23,7 +23,7 @@ from bvall.settings import Settings, activate, load_settings
 BACKUP_FORMAT = "bvall-backup"
 BACKUP_VERSION = 1
 #: Apps and models a backup holds: the study data, its history, users, roles and tokens.
-BACKUP_INCLUDE = ("store", "auth.user", "auth.group", "admin.logentry")
+BACKUP_INCLUDE = ("auth.group", "auth.user", "store", "admin.logentry")  # parents first
 
 _configured: str | None = None
 

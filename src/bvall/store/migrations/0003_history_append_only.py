@@ -34,7 +34,7 @@ def forwards(apps: Any, schema_editor: Any) -> None:
     tables = _history_tables(apps)
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_FUNCTION)
+        schema_editor.execute(PG_FUNCTION, params=None)  # '%' belongs to RAISE, not to psycopg
         for t in tables:
             schema_editor.execute(
                 f'CREATE TRIGGER "{t}_append_only" BEFORE UPDATE OR DELETE ON "{t}" '
