@@ -57,7 +57,7 @@ def _profile(user: Any) -> Profile | None:
     if cached is not None:
         return cached
     try:
-        profile = Profile.objects.prefetch_related("sites").get(user=user)
+        profile = Profile.objects.get(user=user)
     except Profile.DoesNotExist:
         return None
     user._bvall_profile = profile

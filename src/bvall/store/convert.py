@@ -14,6 +14,7 @@ receives a :class:`Cohort`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -65,8 +66,27 @@ def count_rows(patient_id: str, tables: list[str]) -> dict[str, int]:
         return {str(t): int(n) for t, n in cur.fetchall()}
 
 
-def study_metadata() -> CohortMetadata:
-    """The metadata of the cohort held in the database (name, title, synthetic, ...)."""
+_METADATA_CACHE: dict[str, tuple[float, CohortMetadata]] = {}
+METADATA_CACHE_SECONDS = 10.0
+
+
+def study_metadata(*, cached: bool = False) -> CohortMetadata:
+    """The metadata of the cohort held in the database (name, title, synthetic, ...).
+
+    ``cached`` (for page banners) reuses a value read in this process within the last
+    :data:`METADATA_CACHE_SECONDS`; the metadata changes only when a cohort is loaded.
+    """
+    key = connection.settings_dict["NAME"]
+    if cached and key in _METADATA_CACHE:
+        when, value = _METADATA_CACHE[key]
+        if time.monotonic() - when < METADATA_CACHE_SECONDS:
+            return value
+    value = _read_metadata()
+    _METADATA_CACHE[key] = (time.monotonic(), value)
+    return value
+
+
+def _read_metadata() -> CohortMetadata:
     info = StudyInfo.objects.order_by("pk").first()
     if info is None:
         return CohortMetadata(name="study", title="Study database")
@@ -276,6 +296,7 @@ def _set_metadata(metadata: CohortMetadata, user: Any, reason: str) -> None:
     info._history_user = user
     info._change_reason = reason
     info.save()
+    _METADATA_CACHE.clear()
 
 
 def load_cohort_into_database(cohort: Cohort, *, user: Any = None, reason: str) -> ImportReport:

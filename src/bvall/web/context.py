@@ -15,7 +15,7 @@ def study(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"study": None, "role": None, "perms_bvall": {}}
     return {
-        "study": study_metadata(),
+        "study": study_metadata(cached=True),
         "role": access.role_of(user),
         "perms_bvall": {a: access.can(user, a) for a in access.PERMISSIONS},
     }

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -35,7 +35,7 @@ def induction_d1(patient_ids: list[str]) -> dict[str, dt.date]:
     rows = (
         TreatmentCourse.objects.filter(patient_id__in=patient_ids, course_type="induction")
         .exclude(start_date=None)
-        .order_by("course_number", "start_date", "pk")
+        .order_by(F("course_number").asc(nulls_last=True), "start_date", "pk")
         .values_list("patient_id", "start_date")
     )
     for pid, start in rows:

@@ -21,7 +21,7 @@ from bvall.store.models import COHORT_MODELS
 from bvall.web import derived
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
 from bvall.web.views import get_patient
-from bvall.web.views.cohort import induction_d1, study_day
+from bvall.web.views.cohort import study_day
 
 #: Sections of the page in order: (table, title, open by default)
 SECTIONS = (
@@ -97,6 +97,13 @@ def patient_section(request: HttpRequest, pid: str, table: str) -> HttpResponse:
     objs = list(COHORT_MODELS[table].objects.filter(patient_id=pid).order_by("pk"))
     s = _section(table, titles[table], True, objs, access.can(request.user, "edit"), pid)
     return render(request, "bvall/_section_body.html", {"s": s})
+
+
+def first_induction_day(courses: list[Any]) -> dt.date | None:
+    """D1: the start of the first induction course with a recorded date (as on the cohort list)."""
+    dated = [c for c in courses if c.course_type == "induction" and c.start_date is not None]
+    dated.sort(key=lambda c: (c.course_number is None, c.course_number or 0, c.start_date, c.pk))
+    return dated[0].start_date if dated else None
 
 
 def _day_of(lab: Any, d1: dt.date | None) -> int | None:
@@ -214,7 +221,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
     objs = {t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed}
     counts = count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"])
-    d1 = induction_d1([pid]).get(pid)
+    d1 = first_induction_day(objs["treatment_courses"])
     today = timezone.localdate()
     add_url = reverse("new_record", args=[pid, "_table_"])
     charts, pivot = _lab_panels(objs["labs"], d1)
