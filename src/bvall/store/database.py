@@ -233,9 +233,9 @@ def _applied_migrations() -> set[str]:
 def restore(path: Path) -> dict[str, int]:
     """Restore a backup into an empty database (created and migrated here if new).
 
-    A restore never overwrites: the target must hold no patients, no history and only users
-    that the backup does not contain... in practice a new database. Everything is restored in
-    one transaction and the row counts are checked against the backup's own counts.
+    A restore never writes over data: the target must hold no rows at all in the tables a backup
+    covers (in practice a new database). Everything is restored in one transaction, and the row
+    counts are checked against the backup's own counts before it commits.
     """
     from django.core import serializers
     from django.db import transaction
