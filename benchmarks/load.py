@@ -246,6 +246,8 @@ def run_load(
                 result,
                 lock,
                 n,
+                think,
+                write_every,
             ),
             daemon=True,
         )

@@ -6,7 +6,7 @@ Every write here
 * validates the patient's whole record with the change applied, using the cohort's own
   validation (types, vocabularies, units, plausibility, order of dates, duplicates, references,
   consistency), and raises :class:`~bvall.errors.ValidationFailed` listing every problem, with
-  the row of the edited record given as :attr:`RecordProblems.row`, so forms show field messages;
+  the rows of the new records given as :attr:`RecordProblems.rows`, so forms show field messages;
 * requires a reason when saved data is changed or deleted;
 * checks the version the editor loaded (optimistic concurrency) and raises
   :class:`~bvall.errors.EditConflict` with both versions when someone saved in between;
