@@ -365,3 +365,19 @@ def test_login_is_throttled_after_five_failures(loaded: Any, users: Any) -> None
     # another account from the same address is not locked by it
     r = c.post("/login/", {"username": "investigator", "password": "correct horse battery staple"})
     assert r.status_code == 302
+
+
+def test_back_office_shows_records_and_history_read_only(loaded: Any, users: Any) -> None:
+    from bvall.store.models import Lab
+
+    lab = Lab.objects.get(patient_id="A01", test="platelets")
+    c = _client(users["admin"])
+    assert c.get(f"/admin/store/lab/{lab.pk}/change/").status_code == 200
+    history = c.get(f"/admin/store/lab/{lab.pk}/history/")
+    assert history.status_code == 200
+    assert "test load" in history.content.decode()
+    r = c.post(f"/admin/store/lab/{lab.pk}/change/", {"value": "1", "unit": "10^9/L"})
+    assert r.status_code == 403
+    assert c.post(f"/admin/store/lab/{lab.pk}/delete/", {"post": "yes"}).status_code == 403
+    lab.refresh_from_db()
+    assert lab.value == 41.0

@@ -198,9 +198,10 @@ def get_patient(request: HttpRequest, pid: str) -> dict[str, Any]:
 def get_derived(request: HttpRequest, pid: str, panel: str) -> Status[dict[str, Any]]:
     access.require(request.user, "view")
     _patient(request, pid)
-    if panel not in derived.PANELS:
-        raise InputError(f"No panel {panel!r}; panels: {', '.join(derived.PANELS)}.")
-    result = derived.panel(panel)
+    panels = {**derived.patient_panels(pid), "lab_grade_bands": derived.lab_grade_bands(pid)}
+    if panel not in panels:
+        raise InputError(f"No panel {panel!r}; a patient's panels: {', '.join(panels)}.")
+    result = panels[panel]
     body = {
         "panel": panel,
         "title": result.title,
@@ -336,7 +337,7 @@ def engines(request: HttpRequest) -> list[dict[str, Any]]:
 )
 def analysis(request: HttpRequest) -> Status[dict[str, Any]]:
     access.require(request.user, "analysis")
-    result = derived.panel("analysis")
+    result = derived.analysis_panel()
     return Status(
         200 if result.available else 503,
         {"available": result.available, "detail": result.message},

@@ -5,24 +5,24 @@ the live analysis, the report, trial monitoring) only through the functions here
 :class:`Panel`; a panel whose engine is not part of this build says so plainly and carries no
 values — the web app never computes a clinical result of its own.
 
-Integration slots and what each will call once its package is on main:
+Integration slots: the function here, the engine, and what it will call on
+``cohort_of(patient_ids)`` (the store's validated cohort) once that engine is on main:
 
-=====================  ==========================  ===============================================
-panel                  engine (package)            call
-=====================  ==========================  ===============================================
-plan_vs_doses          regimen planner             ``bvall.regimen.derive_deviations(cohort)``
-                       (``bvall.regimen``)         (plan per patient via ``plan_regimen(...)``)
-grades_alerts          criteria engine             ``bvall.criteria.derive(cohort, "grades")`` and
-                       (``bvall.criteria``)        the alerts it flags
-lab_grade_bands        criteria engine             CTCAE v5.0 thresholds for the charted tests
-episodes               criteria engine             ``derive(cohort, "crs" | "icans" | "tls")``
-response               criteria engine             ``derive(cohort, "response")``
-cohort_alerts          criteria engine             ``derive(cohort, "grades")``, current alerts
-analysis               statistics (``bvall.stats``) the report's tables and figures on the data
-report                 report (``bvall.report``)   HTML / PDF / DOCX rendering of the analysis
-trial_monitoring       trial design                ``bvall.design`` stopping rules on the data
-                       (``bvall.design``)
-=====================  ==========================  ===============================================
+==============================  ===================  ==============================================
+function (panel key)            engine               call
+==============================  ===================  ==============================================
+``patient_panels(pid)``
+  ``plan_vs_doses``             ``bvall.regimen``    ``derive_deviations(cohort)`` (the plan from
+                                                     ``plan_regimen(...)`` beside the doses given)
+  ``grades_alerts``             ``bvall.criteria``   ``derive(cohort, "grades")`` and its alerts
+  ``episodes``                  ``bvall.criteria``   ``derive(cohort, "crs" | "icans" | "tls")``
+  ``response``                  ``bvall.criteria``   ``derive(cohort, "response")``
+``lab_grade_bands(pid)``        ``bvall.criteria``   CTCAE v5.0 bands of the charted tests
+``cohort_alerts(ids)``          ``bvall.criteria``   ``derive(cohort, "grades")``: current alerts
+``analysis_panel()``            ``bvall.stats``      the report's tables and figures on the data
+``report_panel()``              ``bvall.report``     HTML / PDF / DOCX of the analysis
+``trial_monitoring_panel()``    ``bvall.design``     stopping boundaries against accrued data
+==============================  ===================  ==============================================
 
 Every derived row from the criteria engine carries ``rule_id``, ``rule_version``, ``inputs`` and
 ``explanation``; the templates show the explanation beside each value.
@@ -139,9 +139,42 @@ def panel(key: str) -> Panel:
     )
 
 
-def patient_panels() -> dict[str, Panel]:
-    """The derived panels of the patient page."""
+def cohort_of(patient_ids: list[str] | None = None) -> Any:
+    """The :class:`~bvall.cohort.Cohort` the engines take: the database (or these patients),
+    validated, through the store's one conversion. The wired panels call this."""
+    from bvall.store.convert import read_database
+
+    return read_database(patient_ids)
+
+
+def patient_panels(patient_id: str) -> dict[str, Panel]:
+    """The derived panels of one patient's page (a cohort of one, once wired)."""
     return {k: panel(k) for k in ("grades_alerts", "plan_vs_doses", "episodes", "response")}
+
+
+def lab_grade_bands(patient_id: str) -> Panel:
+    """CTCAE grade bands behind the patient's lab charts."""
+    return panel("lab_grade_bands")
+
+
+def cohort_alerts(patient_ids: list[str]) -> Panel:
+    """Current alerts of the patients on the cohort list."""
+    return panel("cohort_alerts")
+
+
+def analysis_panel() -> Panel:
+    """The live analysis of the visible patients."""
+    return panel("analysis")
+
+
+def report_panel() -> Panel:
+    """The report download (HTML, PDF, DOCX)."""
+    return panel("report")
+
+
+def trial_monitoring_panel() -> Panel:
+    """The trial design's stopping rules against the data."""
+    return panel("trial_monitoring")
 
 
 def engines_status() -> list[dict[str, Any]]:

@@ -31,8 +31,8 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "arms": arms,
             "sites": sites,
-            "analysis": derived.panel("analysis"),
-            "report": derived.panel("report"),
+            "analysis": derived.analysis_panel(),
+            "report": derived.report_panel(),
             "engines": derived.engines_status(),
         },
     )
@@ -44,5 +44,5 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "bvall/monitoring.html",
-        {"title": "Trial monitoring", "panel": derived.panel("trial_monitoring")},
+        {"title": "Trial monitoring", "panel": derived.trial_monitoring_panel()},
     )

@@ -117,7 +117,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "q": q,
         "today": today,
-        "alerts": derived.panel("cohort_alerts"),
+        "alerts": derived.cohort_alerts(ids),
         "sites": access.site_codes(request.user),
     }
     template = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -17,12 +18,24 @@ from bvall.store import access
 from bvall.store.convert import ImportReport, import_tables
 
 MAX_FILES = 20
+MAX_BYTES = 50 * 1024 * 1024  # per upload, all files together
+STALE_SECONDS = 24 * 3600  # uploads checked but never committed are removed after a day
 
 
 def _staging(token: str) -> Path:
     if not token.isalnum():
         raise Http404("No such upload.")
     return Path(settings.HOME) / "uploads" / token
+
+
+def _remove_stale_uploads() -> None:
+    root = Path(settings.HOME) / "uploads"
+    if not root.is_dir():
+        return
+    now = time.time()
+    for folder in root.iterdir():
+        if folder.is_dir() and now - folder.stat().st_mtime > STALE_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check(folder: Path, user: object, reason: str, commit: bool) -> ImportReport:
@@ -44,7 +57,13 @@ def upload(request: HttpRequest) -> HttpResponse:
             context["error"] = "Choose one or more files: <table>.csv files or an .xlsx workbook."
         elif len(uploaded) > MAX_FILES:
             context["error"] = f"{len(uploaded)} files chosen; at most {MAX_FILES} at once."
+        elif sum(f.size or 0 for f in uploaded) > MAX_BYTES:
+            context["error"] = (
+                f"The files add up to {sum(f.size or 0 for f in uploaded) / 1e6:.0f} MB; "
+                f"at most {MAX_BYTES // (1024 * 1024)} MB at once. Split the import."
+            )
         else:
+            _remove_stale_uploads()
             token = secrets.token_hex(16)
             folder = _staging(token)
             folder.mkdir(parents=True)
