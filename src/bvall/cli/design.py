@@ -311,7 +311,8 @@ def bop2(
     print_table(
         _oc_rows(ocs + sims),
         title=f"Operating characteristics (type I error {d.attained_alpha:.4f} "
-        f"calibrated at {d.type1_control}; power {d.power:.4f})",
+        f"calibrated at {d.type1_control if d.endpoint != 'binary' else 'the null'}; "
+        f"power {d.power:.4f})",
     )
     if save is not None:
         console.print(f"Saved to {save}")
