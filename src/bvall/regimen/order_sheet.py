@@ -1,0 +1,199 @@
+"""The printable A4 order sheet of a plan: one self-contained HTML page (no external assets).
+
+Rendered with Django's template engine (the one engine of bvall's pages and reports); every
+value is formatted here, so the template needs no locale-dependent filters and no settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from bvall import __version__
+from bvall.regimen.plan import Plan, PlannedDose
+
+_ROLE_TITLES = {
+    "prephase": "Pre-phase",
+    "premedication": "Premedication",
+    "supportive": "Supportive care",
+}
+
+
+@cache
+def _template() -> Any:
+    from django.template import Engine
+
+    text = (resources.files("bvall.regimen") / "templates" / "order_sheet.html").read_text(
+        encoding="utf-8"
+    )
+    return Engine(autoescape=True).from_string(text)
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    title: str
+    width: str
+
+
+def _columns(plan: Plan) -> list[_Column]:
+    cols: list[_Column] = []
+    protocol = [a for a in plan.regimen.agents if a.role == "protocol"]
+    for a in protocol:
+        cols.append(_Column(f"agent:{a.id}", f"{a.name} ({a.route}, {a.unit})", "27mm"))
+    for role in ("premedication", "prephase", "supportive"):
+        if any(a.role == role for a in plan.regimen.agents):
+            cols.append(_Column(f"role:{role}", _ROLE_TITLES[role], "30mm"))
+    return cols
+
+
+def _fmt_date(d: dt.date | None) -> str:
+    return "" if d is None else f"{d:%a %d %b %Y}"
+
+
+def render_plan_html(plan: Plan, *, generated: dt.datetime | None = None) -> str:
+    """The order sheet as one HTML page for A4 paper (print or save as PDF from a browser).
+
+    ``generated`` is printed in the footer (the caller passes the time; rendering stays pure).
+    """
+    from django.template import Context
+
+    columns = _columns(plan)
+    adjustments: list[dict[str, str]] = []
+    marks: dict[tuple[str, str], str] = {}
+    rows = []
+    for d in plan.days:
+        cells: list[list[dict[str, Any]]] = []
+        for col in columns:
+            kind, key = col.key.split(":", 1)
+            items = [
+                x
+                for x in d.doses
+                if (kind == "agent" and _spec_id(plan, x) == key)
+                or (kind == "role" and x.role == key)
+            ]
+            cells.append([_cell(x, kind, adjustments, marks) for x in items])
+        rows.append(
+            {
+                "cls": ("d1" if d.day == 1 else "") + (" pre" if d.day < 1 else ""),
+                "date": _fmt_date(d.date),
+                "day": f"D{d.day}" if not plan.regimen.has_cycles else f"C{d.cycle} D{d.cycle_day}",
+                "cells": cells,
+                "monitoring": [
+                    m.label
+                    + (f": {', '.join(m.tests)}" if m.tests else "")
+                    + (f" ({'; '.join(m.times)})" if m.times else "")
+                    for m in d.monitoring
+                ],
+                "assessments": [f"{a.label.split(' (')[0]}: {a.position}" for a in d.assessments],
+            }
+        )
+    alerts = []
+    for w in plan.warnings:
+        cls = "stop" if w.code in ("not-makeable", "avoid") else ""
+        alerts.append({"cls": cls, "text": w.message})
+    if plan.bsa_m2 is None:
+        alerts.append(
+            {"cls": "stop", "text": "Weight and height missing: BSA-based volumes are blank."}
+        )
+    reg = plan.regimen
+    comeds = ", ".join(c.describe() for c in plan.comedications) or "none declared"
+    body = (
+        f"{plan.weight_kg:g} kg / {plan.height_cm:g} cm"
+        if plan.weight_kg is not None and plan.height_cm is not None
+        else "not recorded"
+    )
+    bsa = (
+        f"{plan.bsa_m2:g} m² ({plan.bsa_formula.capitalize()}"
+        + (f", rounded to {plan.bsa_decimals} dp" if plan.bsa_decimals is not None else "")
+        + ")"
+        if plan.bsa_m2 is not None
+        else "not computed"
+    )
+    params = ", ".join(
+        f"{reg.parameters[k].label.split(',')[0]}: {v}{' ' + reg.parameters[k].unit if reg.parameters[k].unit and reg.parameters[k].type != 'choice' else ''}"
+        for k, v in plan.parameters.items()
+    )
+    context = {
+        "title": f"{reg.title}",
+        "regimen_line": f"Spec {reg.id} v{reg.version}. {reg.summary}",
+        "status": f"{reg.status}. Source: {reg.source}",
+        "patient_label": plan.patient_label or "",
+        "body": body,
+        "bsa": bsa,
+        "d1": _fmt_date(plan.start) or "not set",
+        "comeds": comeds,
+        "policy": f"{plan.site_policy}; resume {plan.resume_after_days} days after the inhibitor stops",
+        "params": params or "none",
+        "alerts": alerts,
+        "dose_columns": [{"title": c.title, "width": c.width} for c in columns],
+        "rows": rows,
+        "adjustments": adjustments,
+        "conditional": [
+            {"label": a.label, "when": a.window_text(), "source": a.source}
+            for a in plan.assessments
+            if a.last is None
+        ],
+        "agents": [
+            {
+                "name": a.name
+                if not a.id.startswith("{")
+                else str(plan.parameters[a.id[1:-1]]).capitalize(),
+                "how": f"{a.route}{''.join('/' + r for r in a.route_alternatives)}, {a.frequency}",
+                "source": a.source,
+            }
+            for a in reg.agents
+        ],
+        "notes": [{"text": n.text, "source": n.source} for n in reg.notes],
+        "readings": [{"text": n.text, "source": n.source} for n in reg.readings],
+        "footer": (
+            f"Generated by bvall {__version__}"
+            + (f" on {generated:%Y-%m-%d %H:%M}" if generated else "")
+            + f" from regimen spec {reg.id} v{reg.version}. A plan, not a prescription: every "
+            "dose must be checked against the signed order. * = dose changed by a rule "
+            "(see Dose adjustments); tick the box when given."
+        ),
+    }
+    return str(_template().render(Context(context)))
+
+
+def _spec_id(plan: Plan, x: PlannedDose) -> str:
+    for a in plan.regimen.agents:
+        if a.id == x.agent or (
+            a.id.startswith("{") and str(plan.parameters[a.id[1:-1]]) == x.agent
+        ):
+            return a.id
+    return x.agent
+
+
+def _cell(
+    x: PlannedDose, kind: str, adjustments: list[dict[str, str]], marks: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    amount = f"{x.dose:g} {x.unit}" if x.dose is not None else x.dose_text or "dose not computed"
+    text = amount if kind == "agent" else f"{x.name.split(' (')[0]} {amount}"
+    if kind != "agent":
+        text += f" {x.route}" + "".join(f"/{r}" for r in x.route_alternatives)
+    mark = ""
+    if x.rule:
+        key = (x.rule, x.source)
+        if key not in marks:
+            marks[key] = str(len(marks) + 1)
+            adjustments.append({"text": f"[{marks[key]}] {x.agent}: {x.rule}.", "source": x.source})
+        mark = marks[key]
+    tabs = x.tablets if x.tablets and x.route == "PO" else (x.basis or "")
+    if x.basis and x.tablets:
+        tabs = f"{x.tablets}; {x.basis}"
+    stop = "; ".join(f for f in x.flags if f.startswith("NOT MAKEABLE"))
+    other = [f for f in x.flags if not f.startswith("NOT MAKEABLE")]
+    if other:
+        tabs = "; ".join([t for t in (tabs, *other) if t])
+    return {
+        "text": text,
+        "mark": mark,
+        "tabs": tabs,
+        "stop": "NOT MAKEABLE from whole tablets: prescriber to choose" if stop else "",
+        "given": kind == "agent",
+    }
