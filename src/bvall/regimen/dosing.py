@@ -163,7 +163,7 @@ def decide_dose(
             new, rule, rule_id, source, note = adj
             flags.extend(note)
             if new < dose:
-                basis = f"planned {dose:g} {unit}" + (f" ({basis})" if basis else "")
+                basis = f"protocol dose {dose:g} {unit}" + (f" ({basis})" if basis else "")
                 dose = new
             else:
                 rule = rule_id = None

@@ -59,6 +59,7 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {
             "times",
             "after_target_times",
             "cycles",
+            "short",
         },
     ),
     "assessment": (
@@ -488,6 +489,7 @@ class _Checker:
                 Monitoring(
                     id=mid,
                     label=b["label"],
+                    short=b.get("short", b["label"]),
                     source=b["source"],
                     tests=tuple(b.get("tests", [])),
                     days=tuple(self.day(where, "days", d) for d in b.get("days", [])),

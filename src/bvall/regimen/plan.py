@@ -104,11 +104,13 @@ class PlannedCheck:
     source: str
     tests: tuple[str, ...] = ()
     times: tuple[str, ...] = ()
+    short: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "label": self.label,
+            "short": self.short,
             "tests": list(self.tests),
             "times": list(self.times),
             "source": self.source,
@@ -759,7 +761,9 @@ def _plan_checks(
                         target_seen = True
                 prev_step = x.ramp_step
         for day, times in sorted(days.items()):
-            out.setdefault(day, []).append(PlannedCheck(m.id, m.label, m.source, m.tests, times))
+            out.setdefault(day, []).append(
+                PlannedCheck(m.id, m.label, m.source, m.tests, times, m.short or m.label)
+            )
     return out
 
 

@@ -86,6 +86,7 @@ class Monitoring:
     id: str
     label: str
     source: str
+    short: str = ""
     tests: tuple[str, ...] = ()
     days: tuple[DayExpr, ...] = ()
     first: DayExpr | None = None
