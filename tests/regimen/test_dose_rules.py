@@ -130,7 +130,7 @@ def test_diltiazem_conflict_is_a_named_setting() -> None:
     p, doses, _ = _venetoclax(inhibitors=["diltiazem"])
     assert doses[3] == 100  # default: label page, strong
     assert any(w.code == "source-conflict" and "diltiazem" in w.message for w in p.warnings)
-    _, doses, items = _venetoclax(
+    _, doses, _items = _venetoclax(
         inhibitors=["diltiazem"], settings={"diltiazem": "cyp3a_moderate"}
     )
     assert doses == [50, 100, 150, *[200] * 11]
@@ -158,7 +158,7 @@ def test_seed_policy_75_mg_is_flagged_not_rounded() -> None:
 
 
 def test_most_restrictive_of_several_inhibitors() -> None:
-    p, doses, items = _venetoclax(inhibitors=["fluconazole", "voriconazole"])
+    _p, doses, items = _venetoclax(inhibitors=["fluconazole", "voriconazole"])
     assert doses == [10, 20, 50, *[100] * 11]
     assert any("several interacting drugs" in f for f in items[0].flags)
 
@@ -225,7 +225,8 @@ def test_blinatumomab_weight_boundary(
     assert math.isclose(blin[8].dose or 0, full, abs_tol=1e-9)
     assert (blin[1].rule_id == "blinatumomab-under-45kg") is rule
     if rule:
-        assert "µg/m²/day" in (blin[1].basis or "") and "BLINCYTO" in blin[1].source
+        assert "µg/m²/day" in (blin[1].basis or "")
+        assert "BLINCYTO" in blin[1].source
 
 
 def test_blinatumomab_under_45_kg_is_never_above_the_fixed_dose() -> None:
@@ -266,7 +267,8 @@ def test_blinatumomab_under_45_kg_is_never_above_the_fixed_dose() -> None:
 def test_missing_weight_flags_the_fixed_dose_assumption() -> None:
     p = plan_regimen("bv-concurrent", start=None, weight_kg=None, height_cm=None)
     blin = dict(p.doses_of("blinatumomab"))
-    assert blin[1].dose == 9 and any("weight not recorded" in f for f in blin[1].flags)
+    assert blin[1].dose == 9
+    assert any("weight not recorded" in f for f in blin[1].flags)
     assert {x.dose for _, x in p.doses_of("iv_hydration")} == {None}
     assert any(w.code == "weight-missing" for w in p.warnings)
     assert p.days[0].date is None

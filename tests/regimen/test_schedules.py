@@ -56,7 +56,8 @@ def test_prephase_and_tls_prophylaxis(regimen: str, dex_days: int) -> None:
     # Allopurinol from 2 days before the first dexamethasone dose (default lead) for 14 days.
     allo = sorted(_series(p, "allopurinol"))
     assert allo[0] == 1 - dex_days - 2
-    assert len(allo) == 14 and allo == list(range(allo[0], allo[0] + 14))
+    assert len(allo) == 14
+    assert allo == list(range(allo[0], allo[0] + 14))
     assert all(x.dose is None and x.dose_text for _, x in p.doses_of("allopurinol"))
     # IV hydration 2000 mL/m²/day × BSA (Mosteller 62 kg, 168 cm = 1.70 m²) = 3400 mL/day.
     hyd = p.doses_of("iv_hydration")
@@ -96,9 +97,12 @@ def test_marrow_window_and_conditional_assessments(regimen: str, target: int) ->
     assert marrow.first_date == dt.date(2026, 12, 20)
     assert marrow.last_date == dt.date(2026, 12, 27)
     pre = next(a for a in p.conditional if a.id == "marrow-pre-consolidation")
-    assert pre.after == 21 and "count" in (pre.condition or "")
+    assert pre.after == 21
+    assert "count" in (pre.condition or "")
     it = next(a for a in p.assessments if a.id == "intrathecal-prophylaxis")
-    assert it.first == 1 and it.last is None and "as early as" in (it.condition or "")
+    assert it.first == 1
+    assert it.last is None
+    assert "as early as" in (it.condition or "")
     assert p.days[-1].day == 21
 
 
