@@ -133,6 +133,13 @@ def derive_deviations(
             ev, row = _compare(pid, cid, reg, agent, plan, recorded, start)
             events += ev
             summary.append(row)
+    no_weight = sorted(pid for (pid, _), pl in used_plans.items() if pl.weight_kg is None)
+    if no_weight:
+        notes.append(
+            f"weight not recorded for {len(no_weight)} patient(s) ({', '.join(no_weight)}): "
+            "blinatumomab is planned at the fixed dose, which assumes ≥ 45 kg; BSA-based "
+            "doses are not computed."
+        )
     missing_agents = sorted({r["agent"] for r in summary if r["recording"] == "none"})
     for a in missing_agents:
         n = sum(1 for r in summary if r["agent"] == a and r["recording"] == "none")
