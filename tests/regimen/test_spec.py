@@ -145,7 +145,7 @@ def test_ramp_steps_must_not_skip(tmp_path: Path) -> None:
 
 
 def test_not_toml(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="my-regimen.toml: not valid TOML"):
+    with pytest.raises(SpecError, match=r"my-regimen\.toml: not valid TOML"):
         load_regimen(str(_write(tmp_path, "[regimen\nid=")))
 
 
@@ -177,5 +177,5 @@ def test_day_expressions(text: str, value: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "D1 D2", "5", "-D1", "D1 + D2", "D1 * 2"])
 def test_bad_day_expressions(text: str) -> None:
-    with pytest.raises(ValueError, match="expected|must name exactly one day"):
+    with pytest.raises(ValueError, match=r"expected|must name exactly one day"):
         parse_day_expr(text)
