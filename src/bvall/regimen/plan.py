@@ -636,8 +636,9 @@ def plan_regimen(
 _ROLE_ORDER = {"protocol": 0, "premedication": 1, "prephase": 2, "supportive": 3}
 
 
-def _dose_order(d: PlannedDose) -> tuple[int, str]:
-    return (_ROLE_ORDER.get(d.role, 9), d.agent)
+def _dose_order(d: PlannedDose) -> int:
+    # Stable sort: within a role, agents keep the order the spec declares them in.
+    return _ROLE_ORDER.get(d.role, 9)
 
 
 def _cycle_for(day: int, cycle_of: Mapping[int, tuple[int, int]]) -> tuple[int, int]:
