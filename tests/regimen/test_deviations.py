@@ -160,3 +160,58 @@ def test_published_cohort(published) -> None:  # type: ignore[no-untyped-def]
     assert {e["category"] for e in rep.events.to_pylist()} == {"not_recorded"}
     assert any("venetoclax: no administrations recorded for 13 course(s)" in n for n in rep.notes)
     assert any("weight" in n for n in rep.notes)
+
+
+def test_a_cohort_that_follows_the_plan_has_no_deviation() -> None:
+    from bvall.regimen import plan_regimen
+
+    plan = plan_regimen(
+        "bv-sequential",
+        start=START,
+        weight_kg=44.9,
+        height_cm=150,
+        inhibitors=["voriconazole:1..5"],
+    )
+    rows = plan.to_dose_administrations(
+        "Q1", "IND", agents=("venetoclax", "blinatumomab", "dexamethasone")
+    )
+    # Runs of identical doses: venetoclax 10, 20, 50, 100 (D4-D5 with the inhibitor, D6-D7 in
+    # its 3-day washout), then 400 from D8; blinatumomab per m² (44.9 kg < 45 kg).
+    ven = [
+        (r["study_day_start"], r["study_day_end"], r["dose"])
+        for r in rows
+        if r["agent"] == "venetoclax"
+    ]
+    assert ven == [(1, 1, 10), (2, 2, 20), (3, 3, 50), (4, 7, 100), (8, 14, 400)]
+    first = next(r for r in rows if r["agent"] == "venetoclax")
+    assert (first["date_start"], first["route"], first["status"]) == (START, "PO", "given")
+    cohort = Cohort.from_tables(
+        {
+            "patients": [
+                {
+                    "patient_id": "Q1",
+                    "sex": "M",
+                    "age_years": 70,
+                    "arm": "sequential",
+                    "weight_kg": 44.9,
+                    "height_cm": 150.0,
+                }
+            ],
+            "treatment_courses": [
+                {
+                    "patient_id": "Q1",
+                    "course_id": "IND",
+                    "course_type": "induction",
+                    "regimen": "bv-sequential",
+                    "start_date": START,
+                }
+            ],
+            "dose_administrations": rows,
+            "concomitant_medications": [
+                {"patient_id": "Q1", "drug": "voriconazole", "start_day": 1, "end_day": 5}
+            ],
+        }
+    )
+    rep = derive_deviations(cohort)
+    assert rep.events.num_rows == 0
+    assert [r["rdi"] for r in rep.summary.to_pylist()] == [1.0, 1.0]

@@ -254,6 +254,64 @@ class Plan:
             return None
         return float(round(sum(v for v in doses if v is not None), 6))
 
+    def planned_dose(self, agent: str, study_day: int) -> float | None:
+        """The planned dose of ``agent`` on ``study_day`` (``None`` when none is planned or the
+        dose has no number)."""
+        for d in self.days:
+            if d.day == study_day:
+                x = d.dose_of(agent)
+                return None if x is None else x.dose
+        return None
+
+    def to_dose_administrations(
+        self,
+        patient_id: str,
+        course_id: str,
+        *,
+        agents: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The plan as rows of the cohort's ``dose_administrations`` table, one row per run of
+        identical daily doses (status ``given``), for data that follows the plan exactly.
+
+        Doses without a number (e.g. "per site protocol") are left out: they cannot be recorded
+        as given amounts. ``agents`` limits the rows (default: every agent with a number).
+        """
+        rows: list[dict[str, Any]] = []
+        by_agent: dict[str, list[tuple[int, PlannedDose]]] = {}
+        for d in self.days:
+            for x in d.doses:
+                if x.dose is None or (agents is not None and x.agent not in agents):
+                    continue
+                by_agent.setdefault(x.agent, []).append((d.day, x))
+        for agent, series in by_agent.items():
+            run: list[tuple[int, PlannedDose]] = []
+            for day, x in [*series, (10**9, None)]:  # type: ignore[list-item]
+                if run and (x is None or day != run[-1][0] + 1 or x.dose != run[-1][1].dose):
+                    first, last = run[0][0], run[-1][0]
+                    ref = run[0][1]
+                    rows.append(
+                        {
+                            "patient_id": patient_id,
+                            "course_id": course_id,
+                            "agent": agent,
+                            "dose": ref.dose,
+                            "dose_unit": ref.unit,
+                            "route": ref.route,
+                            "study_day_start": first,
+                            "study_day_end": last,
+                            "date_start": self._date(first),
+                            "date_end": self._date(last),
+                            "status": "given",
+                        }
+                    )
+                    run = []
+                if x is not None:
+                    run.append((day, x))
+        return rows
+
+    def _date(self, study_day: int) -> dt.date | None:
+        return None if self.start is None else self.start + dt.timedelta(days=study_day - 1)
+
     @property
     def adjusted_doses(self) -> list[tuple[int, PlannedDose]]:
         return [(d.day, x) for d in self.days for x in d.doses if x.adjusted]
