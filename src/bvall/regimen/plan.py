@@ -284,29 +284,30 @@ class Plan:
                     continue
                 by_agent.setdefault(x.agent, []).append((d.day, x))
         for agent, series in by_agent.items():
-            run: list[tuple[int, PlannedDose]] = []
-            for day, x in [*series, (10**9, None)]:  # type: ignore[list-item]
-                if run and (x is None or day != run[-1][0] + 1 or x.dose != run[-1][1].dose):
-                    first, last = run[0][0], run[-1][0]
-                    ref = run[0][1]
-                    rows.append(
-                        {
-                            "patient_id": patient_id,
-                            "course_id": course_id,
-                            "agent": agent,
-                            "dose": ref.dose,
-                            "dose_unit": ref.unit,
-                            "route": ref.route,
-                            "study_day_start": first,
-                            "study_day_end": last,
-                            "date_start": self._date(first),
-                            "date_end": self._date(last),
-                            "status": "given",
-                        }
-                    )
-                    run = []
-                if x is not None:
-                    run.append((day, x))
+            runs: list[list[tuple[int, PlannedDose]]] = []
+            for day, x in series:
+                last = runs[-1][-1] if runs else None
+                if last is not None and day == last[0] + 1 and x.dose == last[1].dose:
+                    runs[-1].append((day, x))
+                else:
+                    runs.append([(day, x)])
+            for run in runs:
+                first, last_day, ref = run[0][0], run[-1][0], run[0][1]
+                rows.append(
+                    {
+                        "patient_id": patient_id,
+                        "course_id": course_id,
+                        "agent": agent,
+                        "dose": ref.dose,
+                        "dose_unit": ref.unit,
+                        "route": ref.route,
+                        "study_day_start": first,
+                        "study_day_end": last_day,
+                        "date_start": self._date(first),
+                        "date_end": self._date(last_day),
+                        "status": "given",
+                    }
+                )
         return rows
 
     def _date(self, study_day: int) -> dt.date | None:
