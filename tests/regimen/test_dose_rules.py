@@ -327,3 +327,38 @@ def test_venetoclax_tablet_strengths(dose: float, makeable: bool, text: str) -> 
     check = compute_tablets(dose, [10, 50, 100])
     assert check.makeable is makeable
     assert text in check.describe("mg")
+
+
+def test_inhibitor_with_a_regimen_without_venetoclax() -> None:
+    p = plan_regimen(
+        "blinatumomab-rr", start=START, weight_kg=70, height_cm=170, inhibitors=["posaconazole"]
+    )
+    assert [w.code for w in p.warnings] == ["interaction-not-applicable"]
+    assert all(x.rule is None for _, x in p.doses_of("blinatumomab"))
+    with pytest.raises(UnknownNameError):
+        plan_regimen(
+            "blinatumomab-rr", start=START, weight_kg=70, height_cm=170, inhibitors=["posa"]
+        )
+
+
+def test_blinatumomab_rr_label_cycles() -> None:
+    # BLINCYTO US PI: cycle 1 9 µg/day D1-7, 28 µg/day D8-28, free D29-42; cycle 2 28 µg/day
+    # D1-28 (study days 43-70); dexamethasone 20 mg before each cycle and the cycle 1 step.
+    p = plan_regimen("blinatumomab-rr", start=START, weight_kg=70, height_cm=170)
+    blin = {d: x.dose for d, x in p.doses_of("blinatumomab")}
+    assert blin == {
+        **dict.fromkeys(range(1, 8), 9),
+        **dict.fromkeys(range(8, 29), 28),
+        **dict.fromkeys(range(43, 71), 28),
+    }
+    assert [d for d, _ in p.doses_of("dexamethasone")] == [1, 8, 43]
+    assert (p.day(43).cycle, p.day(43).cycle_day) == (2, 1)
+    assert (p.day(35).cycle, p.day(35).cycle_day) == (1, 35)
+    p9 = plan_regimen(
+        "blinatumomab-rr", start=START, weight_kg=70, height_cm=170, parameters={"cycles": 9}
+    )
+    # Cycles 1-5 of 42 days, then 84-day cycles: cycle 6 starts on study day 5 × 42 + 1 = 211.
+    assert p9.day(211).cycle == 6
+    assert p9.planned_dose("blinatumomab", 211) == 28
+    assert p9.planned_dose("blinatumomab", 211 + 28) is None
+    assert p9.day(211 + 84).cycle == 7

@@ -34,8 +34,8 @@ from bvall.regimen.plan import (
     PlannedCheck,
     PlannedDose,
     PlanWarning,
-    plan_regimen,
 )
+from bvall.regimen.planner import plan_regimen
 from bvall.regimen.render import render_plan_csv, render_plan_ics, render_plan_rows
 from bvall.regimen.spec import Regimen
 from bvall.regimen.tablets import TabletCheck, compute_tablets

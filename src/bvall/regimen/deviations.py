@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from bvall.regimen.interactions import Comedication, load_interactions
 from bvall.regimen.load import regimen_names
-from bvall.regimen.plan import Plan, plan_regimen
+from bvall.regimen.plan import Plan
+from bvall.regimen.planner import plan_regimen
 
 #: Relative tolerance when comparing doses (floating point only; a real difference is larger).
 DOSE_TOLERANCE = 1e-6
