@@ -80,3 +80,8 @@ def compute_bsa(
             raise InputError(f"BSA decimals {decimals!r}; expected a whole number from 0 to 4.")
         bsa = round(bsa, decimals)
     return bsa
+
+
+def format_bsa(bsa_m2: float, decimals: int | None) -> str:
+    """BSA as written on an order: with its rounding's decimals (1.70, not 1.7)."""
+    return f"{bsa_m2:.{decimals}f}" if decimals is not None else f"{bsa_m2:.4g}"

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from bvall.errors import InputError, SpecError
+from bvall.regimen.bsa import format_bsa
 from bvall.regimen.interactions import (
     CLASSES,
     Comedication,
@@ -68,6 +69,7 @@ class PatientContext:
     comedications: tuple[Comedication, ...] = ()
     site_policy: str = "label"
     resume_after_days: int = 3
+    bsa_decimals: int | None = 2
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -124,9 +126,8 @@ def decide_dose(
                 flags=(f"{base:g} {per_unit}/m² needs weight and height (BSA) to compute",),
             )
         dose = _clean(base * ctx.bsa_m2)
-        basis = (
-            f"{base:g} {per_unit}/m²{'/day' if unit.endswith('/day') else ''} × {ctx.bsa_m2:g} m²"
-        )
+        per_day = "/day" if unit.endswith("/day") else ""
+        basis = f"{base:g} {per_unit}/m²{per_day} × {format_bsa(ctx.bsa_m2, ctx.bsa_decimals)} m²"
     if "blinatumomab-under-45kg" in dose_rules and dose is not None:
         wr = load_weight_rules()["blinatumomab-under-45kg"]
         if ctx.weight_kg is None:
@@ -148,7 +149,8 @@ def decide_dose(
             raw = _clean(per * ctx.bsa_m2)
             dose = min(raw, base)
             capped = raw > base
-            basis = f"{per:g} µg/m²/day × {ctx.bsa_m2:g} m² = {raw:g} µg/day" + (
+            bsa = format_bsa(ctx.bsa_m2, ctx.bsa_decimals)
+            basis = f"{per:g} µg/m²/day × {bsa} m² = {raw:g} µg/day" + (
                 f", capped at the fixed dose {base:g} µg/day" if capped else ""
             )
             rule, rule_id, source = (

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from bvall import __version__
+from bvall.regimen.bsa import format_bsa
 from bvall.regimen.plan import Plan, PlannedDose
 
 _ROLE_TITLES = {
@@ -46,7 +47,7 @@ def _columns(plan: Plan) -> list[_Column]:
         cols.append(_Column(f"agent:{a.id}", f"{a.name} ({a.route}, {a.unit})", "21mm"))
     for role in ("premedication", "prephase", "supportive"):
         if any(a.role == role for a in plan.regimen.agents):
-            width = "30mm" if role == "supportive" else "24mm"
+            width = "30mm" if role == "supportive" else "27mm"
             cols.append(_Column(f"role:{role}", _ROLE_TITLES[role], width))
     return cols
 
@@ -111,7 +112,7 @@ def render_plan_html(plan: Plan, *, generated: dt.datetime | None = None) -> str
         else "not recorded"
     )
     bsa = (
-        f"{plan.bsa_m2:g} m² ({plan.bsa_formula.capitalize()}"
+        f"{format_bsa(plan.bsa_m2, plan.bsa_decimals)} m² ({plan.bsa_formula.capitalize()}"
         + (f", rounded to {plan.bsa_decimals} dp" if plan.bsa_decimals is not None else "")
         + ")"
         if plan.bsa_m2 is not None
@@ -142,7 +143,9 @@ def render_plan_html(plan: Plan, *, generated: dt.datetime | None = None) -> str
                 f"Patient: {plan.patient_label}" if plan.patient_label else "Patient: ____________",
                 f"{reg.title} ({reg.id} v{reg.version})",
                 f"D1 {plan.start:%d %b %Y}" if plan.start else "",
-                f"{plan.weight_kg:g} kg, BSA {plan.bsa_m2:g} m²" if plan.bsa_m2 is not None else "",
+                f"{plan.weight_kg:g} kg, BSA {format_bsa(plan.bsa_m2, plan.bsa_decimals)} m²"
+                if plan.bsa_m2 is not None
+                else "",
             )
             if x
         ),

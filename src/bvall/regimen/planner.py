@@ -241,6 +241,7 @@ def plan_regimen(
         site_policy=site_policy,
         resume_after_days=resume,
         settings=settings,
+        bsa_decimals=bsa_decimals,
     )
     doses: dict[int, list[PlannedDose]] = {}
     checks: dict[int, list[PlannedCheck]] = {}
@@ -278,7 +279,7 @@ def plan_regimen(
     first, last = min(all_days), max(all_days)
     days = []
     for day in range(first, last + 1):
-        cycle, cd = cycle_of.get(day, _cycle_for(day, cycle_of))
+        cycle, cd = cycle_of[day] if day in cycle_of else _cycle_for(day, cycle_of)
         days.append(
             PlanDay(
                 day=day,
@@ -377,6 +378,16 @@ def _plan_doses(
                 ramp_day=day - first_dose_day[agent.id] + 1,
                 ctx=ctx,
             )
+            if (
+                agent.max_daily_dose is not None
+                and decision.dose is not None
+                and decision.dose > agent.max_daily_dose + 1e-9
+            ):
+                # Rules never raise a dose; reaching this means a spec or rule file is wrong.
+                raise SpecError(
+                    f"{reg.id}: {code} {decision.dose:g} {agent.unit} on D{day} is above the "
+                    f"regimen's maximum {agent.max_daily_dose:g}; check the spec and dose rules."
+                )
             base_value = None
             if base is not None:
                 base_value = (
