@@ -282,7 +282,7 @@ def check_inhibitors(
         out.append(
             (
                 "interaction",
-                f"{name} is a {' and '.join(CLASSES[c] for c in classes)} ({drug.status}); the "
+                f"{name} is a {' and '.join(CLASSES[c] for c in classes)}; the "
                 "label advises considering an alternative first.",
                 drug.source,
             )
