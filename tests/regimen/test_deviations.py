@@ -215,3 +215,25 @@ def test_a_cohort_that_follows_the_plan_has_no_deviation() -> None:
     rep = derive_deviations(cohort)
     assert rep.events.num_rows == 0
     assert [r["rdi"] for r in rep.summary.to_pylist()] == [1.0, 1.0]
+
+
+def test_daily_plan_against_given(cohort: Cohort) -> None:
+    rep = derive_deviations(cohort)
+    rows = [
+        r for r in rep.daily.to_pylist() if r["patient_id"] == "P1" and r["agent"] == "blinatumomab"
+    ]
+    # Started 2 days late: planned D1 is given on D3, planned D14 on D16; D12 interrupted.
+    assert [r["study_day"] for r in rows] == list(range(3, 17))
+    assert rows[0]["planned_day"] == 1
+    assert rows[0]["category"] == "as_planned"
+    d12 = next(r for r in rows if r["study_day"] == 12)
+    assert (d12["planned_dose"], d12["given_dose"], d12["category"]) == (28, 20, "interrupted")
+    ven = {
+        r["study_day"]: r["category"]
+        for r in rep.daily.to_pylist()
+        if r["patient_id"] == "P1" and r["agent"] == "venetoclax"
+    }
+    assert ven[3] == "missed"
+    assert ven[4] == "reduced"
+    assert ven[15] == "extra"
+    assert ven[1] == "as_planned"

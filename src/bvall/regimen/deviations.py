@@ -20,9 +20,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from bvall.cohort.model import Cohort
 
 from bvall.regimen.interactions import Comedication, load_interactions
 from bvall.regimen.load import regimen_names
@@ -43,6 +46,19 @@ EVENT_COLUMNS = (
     "unit",
     "category",
     "detail",
+)
+DAILY_COLUMNS = (
+    "patient_id",
+    "course_id",
+    "regimen",
+    "agent",
+    "study_day",
+    "planned_day",
+    "planned_dose",
+    "given_dose",
+    "unit",
+    "status",
+    "category",
 )
 SUMMARY_COLUMNS = (
     "patient_id",
@@ -71,10 +87,13 @@ CATEGORIES = ("missed", "reduced", "increased", "interrupted", "extra", "late", 
 @dataclass(frozen=True)
 class DeviationReport:
     """``events``: one row per deviation (and per not-recorded planned day); ``summary``: one row
-    per patient, course and agent; ``notes``: what was assumed or could not be compared."""
+    per patient, course and agent; ``daily``: every planned or given day side by side (category
+    ``as_planned`` when nothing departed), for showing plan against doses given; ``notes``: what
+    was assumed or could not be compared."""
 
     events: pa.Table
     summary: pa.Table
+    daily: pa.Table
     notes: tuple[str, ...] = ()
     plans: Mapping[tuple[str, str], Plan] = field(default_factory=dict)
 
@@ -82,12 +101,13 @@ class DeviationReport:
         return {
             "summary": self.summary.to_pylist(),
             "events": self.events.to_pylist(),
+            "daily": self.daily.to_pylist(),
             "notes": list(self.notes),
         }
 
 
 def derive_deviations(
-    cohort: Any,
+    cohort: Cohort,
     *,
     agents: Sequence[str] = ("venetoclax", "blinatumomab"),
     course_types: Sequence[str] = ("induction",),
@@ -109,6 +129,7 @@ def derive_deviations(
     known = set(regimen_names())
     events: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
+    daily: list[dict[str, Any]] = []
     notes: list[str] = []
     used_plans: dict[tuple[str, str], Plan] = {}
     for c in courses:
@@ -131,9 +152,10 @@ def derive_deviations(
         for agent in agents:
             if not plan.doses_of(agent):
                 continue
-            ev, row = _compare(pid, cid, reg, agent, plan, recorded, start)
+            ev, row, days = _compare(pid, cid, reg, agent, plan, recorded, start)
             events += ev
             summary.append(row)
+            daily += days
     no_weight = sorted(pid for (pid, _), pl in used_plans.items() if pl.weight_kg is None)
     if no_weight:
         notes.append(
@@ -151,6 +173,7 @@ def derive_deviations(
     return DeviationReport(
         events=_table(events, EVENT_COLUMNS),
         summary=_table(summary, SUMMARY_COLUMNS),
+        daily=_table(daily, DAILY_COLUMNS),
         notes=tuple(notes),
         plans=used_plans,
     )
@@ -207,41 +230,64 @@ def _compare(
     plan: Plan,
     recorded: Sequence[Mapping[str, Any]],
     start: dt.date | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """(deviation events, summary row, daily plan-vs-given rows) of one agent in one course."""
     planned = dict(plan.doses_of(agent))
     unit = next(iter(planned.values())).unit
     given, problems = _expand(recorded, agent, start)
     base = {"patient_id": pid, "course_id": cid, "regimen": reg, "agent": agent, "unit": unit}
     events: list[dict[str, Any]] = []
+    daily: list[dict[str, Any]] = []
+    counts = dict.fromkeys(CATEGORIES, 0)
 
-    def event(
-        day: int, planned_dose: float | None, given_dose: float | None, cat: str, detail: str
+    def record(
+        day: int,
+        planned_day: int | None,
+        planned_dose: float | None,
+        given_dose: float | None,
+        status: str | None,
+        category: str,
+        detail: str = "",
+        event_day: int | None = None,
     ) -> None:
-        events.append(
+        daily.append(
             {
                 **base,
                 "study_day": day,
+                "planned_day": planned_day,
                 "planned_dose": planned_dose,
                 "given_dose": given_dose,
-                "category": cat,
-                "detail": detail,
+                "status": status,
+                "category": category,
             }
         )
+        if category != "as_planned":
+            counts[category] += 1
+            events.append(
+                {
+                    **base,
+                    "study_day": day if event_day is None else event_day,
+                    "planned_dose": planned_dose,
+                    "given_dose": given_dose,
+                    "category": category,
+                    "detail": detail,
+                }
+            )
 
-    counts = dict.fromkeys(CATEGORIES, 0)
     planned_cum = plan.cumulative_dose(agent)
     first_planned, last_planned = min(planned), max(planned)
     note = "; ".join(problems)
     if not given:
         for day, x in sorted(planned.items()):
-            event(
+            record(
+                day,
                 day,
                 x.dose,
+                None,
                 None,
                 "not_recorded",
                 "no administration of this agent is recorded for the course",
             )
-        counts["not_recorded"] = len(planned)
         row = {
             **base,
             "recording": "none",
@@ -253,77 +299,62 @@ def _compare(
             **counts,
             "note": note or "not recorded: missing data, not a missed dose",
         }
-        return events, row
+        return events, row, daily
     converted: dict[int, tuple[float, str]] = {}
     for day, (dose, dunit, status) in given.items():
         value = _convert(dose, dunit, unit, plan)
         if value is None:
-            note = (
-                note + "; " if note else ""
-            ) + f"D{day}: unit {dunit!r} cannot be compared with {unit!r}"
+            problems.append(f"D{day}: unit {dunit!r} cannot be compared with {unit!r}")
             continue
         converted[day] = (value, status)
+    note = "; ".join(problems)
     given_days = sorted(d for d, (_, s) in converted.items() if s != "held")
     shift = 0
     if given_days and given_days[0] > first_planned:
         shift = given_days[0] - first_planned
-        event(
-            given_days[0],
-            planned[first_planned].dose,
-            converted[given_days[0]][0],
-            "late",
-            f"started D{given_days[0]}, planned D{first_planned} ({shift} day(s) late)",
-        )
         counts["late"] += 1
+        events.append(
+            {
+                **base,
+                "study_day": given_days[0],
+                "planned_dose": planned[first_planned].dose,
+                "given_dose": converted[given_days[0]][0],
+                "category": "late",
+                "detail": f"started D{given_days[0]}, planned D{first_planned} ({shift} day(s) late)",
+            }
+        )
     matched: set[int] = set()
     for day, x in sorted(planned.items()):
-        actual_day = day + shift
+        actual = day + shift
         if x.dose is None:
             continue
-        if actual_day not in converted:
-            event(actual_day, x.dose, None, "missed", "no administration recorded on this day")
-            counts["missed"] += 1
+        if actual not in converted:
+            record(
+                actual, day, x.dose, None, None, "missed", "no administration recorded on this day"
+            )
             continue
-        matched.add(actual_day)
-        value, status = converted[actual_day]
+        matched.add(actual)
+        value, status = converted[actual]
         if status == "held":
-            event(actual_day, x.dose, 0.0, "missed", "recorded as held")
-            counts["missed"] += 1
+            record(actual, day, x.dose, 0.0, status, "missed", "recorded as held")
         elif status == "interrupted":
-            event(
-                actual_day,
-                x.dose,
-                value,
-                "interrupted",
-                f"infusion interrupted; {value:g} of {x.dose:g} {unit}",
-            )
-            counts["interrupted"] += 1
+            detail = f"infusion interrupted; {value:g} of {x.dose:g} {unit}"
+            record(actual, day, x.dose, value, status, "interrupted", detail)
         elif value < x.dose * (1 - DOSE_TOLERANCE):
-            event(
-                actual_day,
-                x.dose,
-                value,
-                "reduced",
-                f"{value:g} of {x.dose:g} {unit} ({100 * value / x.dose:.0f} %)",
-            )
-            counts["reduced"] += 1
+            detail = f"{value:g} of {x.dose:g} {unit} ({100 * value / x.dose:.0f} %)"
+            record(actual, day, x.dose, value, status, "reduced", detail)
         elif value > x.dose * (1 + DOSE_TOLERANCE):
-            event(
-                actual_day,
-                x.dose,
-                value,
-                "increased",
-                f"{value:g} {unit} above the planned {x.dose:g} {unit}",
-            )
-            counts["increased"] += 1
+            detail = f"{value:g} {unit} above the planned {x.dose:g} {unit}"
+            record(actual, day, x.dose, value, status, "increased", detail)
+        else:
+            record(actual, day, x.dose, value, status, "as_planned")
     for day, (value, status) in sorted(converted.items()):
         if day not in matched and status != "held":
-            event(
-                day, None, value, "extra", f"{value:g} {unit} given on a day without a planned dose"
-            )
-            counts["extra"] += 1
-    given_values = [v for d, (v, s) in converted.items() if s != "held"]
-    given_cum = float(round(sum(given_values), 6))
+            detail = f"{value:g} {unit} given on a day without a planned dose"
+            record(day, None, None, value, status, "extra", detail)
+    daily.sort(key=lambda r: r["study_day"])
+    events.sort(key=lambda r: r["study_day"])
+    given_cum = float(round(sum(v for d, (v, s) in converted.items() if s != "held"), 6))
     rdi = None
     if planned_cum and given_days:
         planned_span = last_planned - first_planned + 1
@@ -340,7 +371,7 @@ def _compare(
         **counts,
         "note": note or None,
     }
-    return events, row
+    return events, row, daily
 
 
 def _convert(dose: float, unit: str, planned_unit: str, plan: Plan) -> float | None:
@@ -358,6 +389,7 @@ def _convert(dose: float, unit: str, planned_unit: str, plan: Plan) -> float | N
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
     types = {
         "study_day": pa.int64(),
+        "planned_day": pa.int64(),
         "planned_dose": pa.float64(),
         "given_dose": pa.float64(),
         "planned_days": pa.int64(),
