@@ -111,6 +111,7 @@ def plan(
     if ctx.invoked_subcommand is not None:
         return
     from bvall.regimen import (
+        format_bsa,
         plan_regimen,
         render_plan_csv,
         render_plan_html,
@@ -162,7 +163,8 @@ def plan(
         r = p.regimen
         console.print(f"[bold]{r.title}[/] ({r.id} v{r.version})", highlight=False)
         console.print(
-            f"D1 {p.start}  weight {weight:g} kg  height {height:g} cm  BSA {p.bsa_m2:g} m² "
+            f"D1 {p.start}  weight {weight:g} kg  height {height:g} cm  "
+            f"BSA {format_bsa(p.bsa_m2, p.bsa_decimals) if p.bsa_m2 is not None else '-'} m² "
             f"({p.bsa_formula})  co-medication: "
             + (", ".join(c.describe() for c in p.comedications) or "none"),
             highlight=False,

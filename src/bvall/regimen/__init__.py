@@ -14,7 +14,7 @@ Public API::
 """
 
 from bvall.regimen.actions import DoseAction, classify_dose_action, dose_action_rules
-from bvall.regimen.bsa import BSA_FORMULAS, compute_bsa
+from bvall.regimen.bsa import BSA_FORMULAS, compute_bsa, format_bsa
 from bvall.regimen.deviations import DeviationReport, derive_deviations
 from bvall.regimen.interactions import (
     Comedication,
@@ -60,6 +60,7 @@ __all__ = [
     "compute_tablets",
     "derive_deviations",
     "dose_action_rules",
+    "format_bsa",
     "interaction_settings",
     "load_interactions",
     "load_regimen",
