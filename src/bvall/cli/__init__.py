@@ -8,6 +8,7 @@ import typer
 
 from bvall import __version__
 from bvall.cli import cohort as _cohort
+from bvall.cli import stats as _stats
 from bvall.cli import vocab as _vocab
 from bvall.cli._output import err_console
 from bvall.errors import BvallError, ValidationFailed
@@ -38,6 +39,7 @@ def _root(
 
 
 app.add_typer(_cohort.app, name="cohort")
+app.add_typer(_stats.app, name="stats")
 app.command("vocab")(_vocab.vocab)
 
 
