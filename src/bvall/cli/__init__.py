@@ -7,6 +7,7 @@ import sys
 import typer
 
 from bvall import __version__
+from bvall.cli import audit as _audit
 from bvall.cli import cohort as _cohort
 from bvall.cli import stats as _stats
 from bvall.cli import vocab as _vocab
@@ -40,6 +41,7 @@ def _root(
 
 app.add_typer(_cohort.app, name="cohort")
 app.add_typer(_stats.app, name="stats")
+app.command("audit")(_audit.audit)
 app.command("vocab")(_vocab.vocab)
 
 
