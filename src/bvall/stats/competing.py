@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats
 
 from bvall.errors import InputError
+from bvall.stats.survival import tabulate_times
 
 CIF_CONF_TYPES: tuple[str, ...] = ("log-log", "plain")
 
@@ -163,11 +164,11 @@ def compute_cumulative_incidence(
         raise InputError(
             f"event_of_interest {event_of_interest!r} equals censor_code; they must differ."
         )
-    order = np.argsort(t, kind="stable")
-    t, c = t[order], c[order]
-    times, first, counts = np.unique(t, return_index=True, return_counts=True)
-    d1 = np.add.reduceat((c == event_of_interest).astype(np.int64), first)
-    d2 = np.add.reduceat(((c != event_of_interest) & (c != censor_code)).astype(np.int64), first)
+    times, counts, d1, d2 = tabulate_times(
+        t,
+        (c == event_of_interest).astype(np.int64),
+        ((c != event_of_interest) & (c != censor_code)).astype(np.int64),
+    )
     n = t.size
     rs = (n - np.concatenate([[0], np.cumsum(counts)[:-1]])).astype(float)
     d = d1 + d2

@@ -16,6 +16,8 @@ summary; the estimate itself is a few vectorised lines (and much faster at 10⁶
 
 Times are durations from the time origin (days, months: the unit is the caller's and is carried
 through unchanged). Missing values are an error: the caller decides what a missing time means.
+Only equal times are ties; R's ``survfit`` also merges times that differ by floating-point noise
+(``timefix``, about 1e-8 relative), which matters only for computed, not recorded, times.
 """
 
 from __future__ import annotations
@@ -35,29 +37,40 @@ _TOL = math.sqrt(float(np.finfo(float).eps))  # quantile.survfit's tolerance
 
 
 def _as_arrays(time: Iterable[Any], event: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
-    t_list = list(time)
-    e_list = list(event)
-    if len(t_list) != len(e_list):
+    """Validated float times and 0/1 events; vectorised (10⁶ subjects in milliseconds)."""
+    t_seq = time if isinstance(time, np.ndarray | list | tuple) else list(time)
+    e_seq = event if isinstance(event, np.ndarray | list | tuple) else list(event)
+    if len(t_seq) != len(e_seq):
         raise InputError(
-            f"{len(t_list)} times but {len(e_list)} event indicators; expected one of each per "
+            f"{len(t_seq)} times but {len(e_seq)} event indicators; expected one of each per "
             "subject."
         )
-    if not t_list:
+    if len(t_seq) == 0:
         raise InputError("No subjects: expected at least one time and event indicator.")
     try:
-        t = np.asarray(t_list, dtype=float)
+        t = np.asarray(t_seq, dtype=float)
     except (TypeError, ValueError):
-        bad = next(v for v in t_list if not _is_number(v))
+        bad = next(v for v in t_seq if not _is_number(v))
         raise InputError(f"Time {bad!r} is not a number; expected a duration >= 0.") from None
     bad_t = np.flatnonzero(~np.isfinite(t) | (t < 0))
     if bad_t.size:
         i = int(bad_t[0])
         raise InputError(
-            f"Time {t_list[i]!r} (subject {i + 1}) is missing, infinite or negative; expected a "
+            f"Time {t_seq[i]!r} (subject {i + 1}) is missing, infinite or negative; expected a "
             "duration >= 0 from the time origin."
         )
-    e = np.empty(len(e_list), dtype=np.int64)
-    for i, v in enumerate(e_list):
+    raw = np.asarray(e_seq)
+    if raw.dtype.kind in "biuf":
+        ok = (raw == 0) | (raw == 1)
+        if ok.all():
+            return t, raw.astype(np.int64)
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(
+            f"Event indicator {e_seq[i]!r} (subject {i + 1}) is not 0/1; expected 1 = event, "
+            "0 = censored."
+        )
+    e = np.empty(len(e_seq), dtype=np.int64)
+    for i, v in enumerate(e_seq):
         if isinstance(v, bool | np.bool_):
             e[i] = int(v)
         elif _is_number(v) and float(v) in (0.0, 1.0):
@@ -313,6 +326,20 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float) -> float:
     return (float(xs[i1]) + float(xs[i2])) / 2
 
 
+def tabulate_times(t: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct times (ascending), subjects per time, and the sum of each indicator per time.
+
+    Hash-based grouping (``pandas.factorize``) rather than a sort of every subject: about
+    twice as fast at 10⁶ subjects (benchmarks/README.md).
+    """
+    import pandas as pd
+
+    codes, uniques = pd.factorize(t, sort=True)
+    k = len(uniques)
+    sums = (np.bincount(codes, weights=x, minlength=k).astype(np.int64) for x in indicators)
+    return (np.asarray(uniques, dtype=float), np.bincount(codes, minlength=k), *sums)
+
+
 def compute_kaplan_meier(
     time: Sequence[float] | np.ndarray,
     event: Sequence[Any] | np.ndarray,
@@ -326,10 +353,7 @@ def compute_kaplan_meier(
     """
     _check_ci(conf_type, level)
     t, e = _as_arrays(time, event)
-    order = np.argsort(t, kind="stable")
-    t, e = t[order], e[order]
-    times, first, counts = np.unique(t, return_index=True, return_counts=True)
-    n_event = np.add.reduceat(e, first)
+    times, counts, n_event = tabulate_times(t, e)
     n = t.size
     n_risk = n - np.concatenate([[0], np.cumsum(counts)[:-1]])
     surv = np.cumprod(1.0 - n_event / n_risk)
