@@ -82,6 +82,8 @@ def test_all_methods_in_order_and_named() -> None:
         (-1, 3, 0.95, "x = -1 is negative"),
         (1, 0, 0.95, "n = 0 must be at least 1"),
         (1.5, 3, 0.95, "x = 1.5 is not a whole number"),
+        (float("nan"), 3, 0.95, "x = nan is not a whole number"),
+        (1, float("inf"), 0.95, "n = inf is not a whole number"),
         (1, 3, 1.5, "level = 1.5 must be between 0 and 1"),
         (1, 3, 0, "level = 0 must be between 0 and 1"),
     ],
@@ -89,6 +91,15 @@ def test_all_methods_in_order_and_named() -> None:
 def test_bad_input_is_quoted(x: float, n: int, level: float, message: str) -> None:
     with pytest.raises(InputError, match=message):
         compute_binomial_ci(x, n, "wilson", level)  # type: ignore[arg-type]
+
+
+def test_numpy_counts_are_accepted() -> None:
+    import numpy as np
+
+    ci = compute_binomial_ci(np.int64(11), np.int64(12), "wilson", np.float64(0.95))
+    assert ci.x == 11
+    assert ci.n == 12
+    assert ci.lower == pytest.approx(0.646120088858883, abs=1e-12)  # binomial.csv (prop.test)
 
 
 def test_unknown_method_suggests() -> None:

@@ -28,6 +28,7 @@ applies no correction at x = n/2 (x = 10, n = 20: R 0.299–0.701, Newcombe 0.27
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -93,7 +94,12 @@ class BinomialCI:
 
 def _check(x: int, n: int, level: float) -> tuple[int, int, float]:
     for name, value in (("x", x), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)
+            or value != int(value)
+        ):
             raise InputError(f"{name} = {value!r} is not a whole number; expected a count.")
     xi, ni = int(x), int(n)
     if ni < 1:

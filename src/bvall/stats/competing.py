@@ -78,11 +78,13 @@ class CumulativeIncidence:
 
     def at(self, times: Iterable[float]) -> list[IncidenceLandmark]:
         """Estimates at ``times`` (R ``cmprsk::timepoints``; NaN beyond the last time)."""
-        all_times = np.repeat(self.time, self.n_event + self.n_competing + self.n_censor)
+        left_before = np.concatenate(
+            [[0], np.cumsum(self.n_event + self.n_competing + self.n_censor)]
+        )
         out = []
         for t in times:
             tf = float(t)
-            at_risk = int(self.n - np.searchsorted(all_times, tf, side="left"))
+            at_risk = int(self.n - left_before[np.searchsorted(self.time, tf, side="left")])
             if tf > self.time[-1]:
                 out.append(IncidenceLandmark(tf, math.nan, math.nan, math.nan, math.nan, 0))
                 continue

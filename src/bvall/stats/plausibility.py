@@ -16,6 +16,7 @@ is lost or invented by rounding.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -63,9 +64,10 @@ def compute_percent_reachability(percent: str | float, n: int) -> PercentReachab
 
     ``nearest`` gives the closest reachable percentages (x, 100·x/n) when it is not.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise InputError(f"n = {n!r} must be a whole number >= 1.")
     low, high, _ = parse_printed(percent)
+    n = int(n)
     hits = tuple(x for x in range(n + 1) if low <= Fraction(100 * x, n) <= high)
     centre = (low + high) / 2
     ranked = sorted(range(n + 1), key=lambda x: abs(Fraction(100 * x, n) - centre))
@@ -149,8 +151,9 @@ def compute_km_reachability(
     reported). The search is exhaustive; ``node_limit`` stops a search too large to finish
     (large n with small values) with a clear error.
     """
-    if isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < 1:
+    if isinstance(n_max, bool) or not isinstance(n_max, numbers.Integral) or n_max < 1:
         raise InputError(f"n_max = {n_max!r} must be a whole number >= 1 (patients at risk).")
+    n_max = int(n_max)
     low, high, _ = parse_printed(percent)
     lo, hi = low / 100, high / 100
     if hi < 0 or lo > 1:

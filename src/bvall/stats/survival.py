@@ -209,12 +209,14 @@ class KaplanMeier:
     def at(self, times: Iterable[float]) -> list[Landmark]:
         """Landmark estimates at ``times`` (R ``summary(fit, times=, extend=TRUE)``)."""
         out = []
+        left_before = np.concatenate([[0], np.cumsum(self.n_event + self.n_censor)])
         for t in times:
             tf = float(t)
             if not math.isfinite(tf):
                 raise InputError(f"Landmark time {t!r} is not a finite number.")
             i = int(np.searchsorted(self.time, tf, side="right")) - 1
-            at_risk = int(self.n - np.searchsorted(self._sorted_times, tf, side="left"))
+            # at risk at t: everyone whose time is >= t
+            at_risk = int(self.n - left_before[np.searchsorted(self.time, tf, side="left")])
             if i < 0:  # before the first observed time: nobody has failed yet
                 out.append(Landmark(tf, 1.0, 1.0, 1.0, 0.0, at_risk))
                 continue
@@ -245,11 +247,6 @@ class KaplanMeier:
     def median(self) -> Quantile:
         """Median time to event with its confidence limits (NaN: not reached)."""
         return self.quantile(0.5)
-
-    @property
-    def _sorted_times(self) -> np.ndarray:
-        # every subject's time, rebuilt from the counts (for n at risk between observed times)
-        return np.repeat(self.time, self.n_event + self.n_censor)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """The curve as rows (time, n_risk, n_event, n_censor, survival, std_err, lower, upper)."""

@@ -183,7 +183,7 @@ def _summary_causes(
             if slip:
                 causes.append(f"{key}: {slip}")
     dropped = []
-    for pid in per_patient:
+    for pid in per_patient if spec.get("per_patient") != "all" else ():
         rest = [v for p, v in per_patient.items() if p != pid]
         if rest and not _matches(pub, compute_summary(rest)):
             dropped.append(pid)
