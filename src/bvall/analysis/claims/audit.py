@@ -125,6 +125,8 @@ def _value_text(p: Mapping[str, Any]) -> str:
             text += f" ({_num(p['min'])}–{_num(p['max'])})"
         return text
     if {"min", "max"} <= set(p):
+        if str(p["min"]) == str(p["max"]):
+            return f"{_num(p['min'])} (every patient)"
         return f"{_num(p['min'])}–{_num(p['max'])}"
     if {"lower", "upper"} <= set(p):
         return f"{p['lower']}–{p['upper']}%"

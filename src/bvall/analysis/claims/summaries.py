@@ -114,7 +114,7 @@ def recompute_summary(claim: Claim, view: CohortView) -> Finding:
             per_patient[pid] = _reduce(how, values) if how != "one" else values[0]
     if not per_patient:
         where_text = ", ".join(c.describe() for c in clauses) or "any row"
-        raise NotRecomputable(f"no {table} row with {where_text} has a value of {column}")
+        raise NotRecomputable(f"no {table} row with {where_text} has a recorded {column}")
     summary = compute_summary(list(per_patient.values()))
     pub = claim.published
     keys = list(pub)
