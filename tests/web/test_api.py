@@ -90,7 +90,7 @@ def test_derived_panels_answer_503_until_the_engines_land(loaded, users) -> None
     r = c.get("/api/patients/A01/derived/grades_alerts", **auth)
     assert r.status_code == 503
     assert r.json()["available"] is False
-    assert "not installed" in r.json()["detail"]
+    assert "not installed" in r.json()["detail"] or "not yet connected" in r.json()["detail"]
     assert c.get("/api/analysis", **auth).status_code == 503
 
 

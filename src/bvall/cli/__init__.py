@@ -7,9 +7,13 @@ import sys
 import typer
 
 from bvall import __version__
+from bvall.cli import audit as _audit
 from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
+from bvall.cli import design as _design
+from bvall.cli import plan as _plan
 from bvall.cli import serve as _serve
+from bvall.cli import stats as _stats
 from bvall.cli import vocab as _vocab
 from bvall.cli._output import err_console
 from bvall.errors import BvallError, ValidationFailed
@@ -43,7 +47,12 @@ app.add_typer(_cohort.app, name="cohort")
 app.add_typer(_db.app, name="db")
 app.add_typer(_db.users, name="user")
 app.command("serve")(_serve.serve)
+app.add_typer(_design.app, name="design")
+app.add_typer(_stats.app, name="stats")
+app.command("audit")(_audit.audit)
 app.command("vocab")(_vocab.vocab)
+app.add_typer(_plan.app, name="plan")
+app.command("regimens")(_plan.regimens)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,94 @@
+"""Statistics for a cohort analysis, checked against R (``tests/reference/stats/``).
+
+* :mod:`~bvall.stats.describe`: median (range), IQR, n (%) with denominators and missing counts.
+* :mod:`~bvall.stats.binomial`: seven binomial confidence intervals, the method always named.
+* :mod:`~bvall.stats.exact`: Fisher's exact test (2 × 2 as R, with the conditional MLE odds
+  ratio; r × c exact).
+* :mod:`~bvall.stats.survival`: Kaplan–Meier with Greenwood variance and R's intervals,
+  landmarks, median and quantiles, median follow-up (reverse Kaplan–Meier).
+* :mod:`~bvall.stats.competing`: cumulative incidence with competing risks (as ``cmprsk``).
+* :mod:`~bvall.stats.plausibility`: can a printed percentage or Kaplan–Meier value arise from
+  n patients?
+
+Everything here is a pure function of its arguments; results are frozen dataclasses with a
+``to_dict()`` for JSON.
+"""
+
+from bvall.stats.binomial import (
+    BINOMIAL_METHODS,
+    METHOD_LABELS,
+    BinomialCI,
+    check_binomial_method,
+    compute_binomial_ci,
+    compute_binomial_cis,
+)
+from bvall.stats.competing import (
+    CIF_CONF_TYPES,
+    CumulativeIncidence,
+    IncidenceLandmark,
+    compute_cumulative_incidence,
+)
+from bvall.stats.describe import (
+    CategoryCount,
+    Frequencies,
+    NumericSummary,
+    compute_frequencies,
+    compute_summary,
+)
+from bvall.stats.exact import ALTERNATIVES, R_UNIROOT_TOL, FisherResult, compute_fisher_exact
+from bvall.stats.plausibility import (
+    KMCandidate,
+    KMReachability,
+    PercentReachability,
+    compute_fraction_candidates,
+    compute_km_reachability,
+    compute_percent_reachability,
+    parse_printed,
+)
+from bvall.stats.survival import (
+    CONF_TYPES,
+    FollowUp,
+    KaplanMeier,
+    Landmark,
+    Quantile,
+    compute_kaplan_meier,
+    compute_median_followup,
+    compute_survival_ci,
+)
+
+__all__ = [
+    "ALTERNATIVES",
+    "BINOMIAL_METHODS",
+    "CIF_CONF_TYPES",
+    "CONF_TYPES",
+    "METHOD_LABELS",
+    "R_UNIROOT_TOL",
+    "BinomialCI",
+    "CategoryCount",
+    "CumulativeIncidence",
+    "FisherResult",
+    "FollowUp",
+    "Frequencies",
+    "IncidenceLandmark",
+    "KMCandidate",
+    "KMReachability",
+    "KaplanMeier",
+    "Landmark",
+    "NumericSummary",
+    "PercentReachability",
+    "Quantile",
+    "check_binomial_method",
+    "compute_binomial_ci",
+    "compute_binomial_cis",
+    "compute_cumulative_incidence",
+    "compute_fisher_exact",
+    "compute_fraction_candidates",
+    "compute_frequencies",
+    "compute_kaplan_meier",
+    "compute_km_reachability",
+    "compute_median_followup",
+    "compute_percent_reachability",
+    "compute_summary",
+    "compute_survival_ci",
+    "parse_printed",
+]

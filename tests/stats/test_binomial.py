@@ -1,0 +1,107 @@
+"""Binomial confidence intervals against R (tests/reference/stats/binomial.R)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bvall.errors import InputError, UnknownNameError
+from bvall.stats import BINOMIAL_METHODS, compute_binomial_ci, compute_binomial_cis
+from tests.stats.r_reference import rows
+
+R_ROWS = [r for r in rows("binomial.csv") if r["method"] != "prop-test-default"]
+
+
+@pytest.mark.parametrize(
+    "row", R_ROWS, ids=[f"{r['method']}-{r['x']}/{r['n']}-{r['level']}" for r in R_ROWS]
+)
+def test_matches_r(row: dict[str, str]) -> None:
+    # Tolerance: absolute 1e-9 on proportions (R prints 15 significant digits).
+    ci = compute_binomial_ci(int(row["x"]), int(row["n"]), row["method"], float(row["level"]))
+    assert ci.lower == pytest.approx(float(row["lower"]), abs=1e-9)
+    assert ci.upper == pytest.approx(float(row["upper"]), abs=1e-9)
+    assert ci.method == row["method"]
+
+
+def test_every_method_has_r_reference() -> None:
+    assert {r["method"] for r in R_ROWS} == set(BINOMIAL_METHODS)
+
+
+def test_prop_test_default_differs_only_at_half() -> None:
+    # R's prop.test(correct=TRUE) with its default p = 0.5 drops the correction at x = n/2
+    # (CLINICAL.md 8.1); everywhere else it is Newcombe's method 4, which wilson-cc always is.
+    for r in rows("binomial.csv"):
+        if r["method"] != "prop-test-default":
+            continue
+        x, n, level = int(r["x"]), int(r["n"]), float(r["level"])
+        ours = compute_binomial_ci(x, n, "wilson-cc", level)
+        same = ours.lower == pytest.approx(float(r["lower"]), abs=1e-9)
+        assert same is (2 * x != n), (x, n, level)
+    assert compute_binomial_ci(10, 20, "wilson-cc").lower == pytest.approx(0.27854, abs=5e-6)
+
+
+@pytest.mark.parametrize(
+    ("x", "n", "method", "lower", "upper"),
+    [
+        # CLINICAL.md 8.1 test vectors (4 decimals; computed with SciPy from the formulas)
+        (81, 263, "wilson", 0.2553, 0.3662),
+        (81, 263, "wilson-cc", 0.2535, 0.3682),
+        (0, 20, "jeffreys", 0.0, 0.1166),
+        (1, 29, "mid-p", 0.0017, 0.1585),
+        (11, 12, "agresti-coull", 0.6247, 1.0),
+        (12, 13, "clopper-pearson", 0.6397, 0.9981),
+    ],
+)
+def test_clinical_table(x: int, n: int, method: str, lower: float, upper: float) -> None:
+    ci = compute_binomial_ci(x, n, method)
+    assert (round(ci.lower, 4), round(ci.upper, 4)) == (lower, upper)
+
+
+@pytest.mark.parametrize("method", BINOMIAL_METHODS)
+def test_boundaries(method: str) -> None:
+    zero = compute_binomial_ci(0, 9, method)
+    full = compute_binomial_ci(9, 9, method)
+    assert zero.lower == 0.0
+    assert zero.estimate == 0.0
+    assert full.upper == 1.0
+    assert full.estimate == 1.0
+    assert 0 <= zero.upper <= 1
+    assert 0 <= full.lower <= 1
+
+
+def test_all_methods_in_order_and_named() -> None:
+    cis = compute_binomial_cis(11, 12)
+    assert [c.method for c in cis] == list(BINOMIAL_METHODS)
+    assert cis[0].format() == "91.7% (11/12; 95% CI 76.0–100.0%, Wald)"
+    assert "Agresti–Coull" in cis[3].format()
+
+
+@pytest.mark.parametrize(
+    ("x", "n", "level", "message"),
+    [
+        (5, 3, 0.95, "x = 5 is larger than n = 3"),
+        (-1, 3, 0.95, "x = -1 is negative"),
+        (1, 0, 0.95, "n = 0 must be at least 1"),
+        (1.5, 3, 0.95, "x = 1.5 is not a whole number"),
+        (float("nan"), 3, 0.95, "x = nan is not a whole number"),
+        (1, float("inf"), 0.95, "n = inf is not a whole number"),
+        (1, 3, 1.5, "level = 1.5 must be between 0 and 1"),
+        (1, 3, 0, "level = 0 must be between 0 and 1"),
+    ],
+)
+def test_bad_input_is_quoted(x: float, n: int, level: float, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        compute_binomial_ci(x, n, "wilson", level)  # type: ignore[arg-type]
+
+
+def test_numpy_counts_are_accepted() -> None:
+    import numpy as np
+
+    ci = compute_binomial_ci(np.int64(11), np.int64(12), "wilson", np.float64(0.95))
+    assert ci.x == 11
+    assert ci.n == 12
+    assert ci.lower == pytest.approx(0.646120088858883, abs=1e-12)  # binomial.csv (prop.test)
+
+
+def test_unknown_method_suggests() -> None:
+    with pytest.raises(UnknownNameError, match="'agresti_coull' is not known; did you mean"):
+        compute_binomial_ci(1, 2, "agresti_coull")
