@@ -12,6 +12,7 @@ say what was expected.
     │   ├── UnknownUnitError       a unit the conversion table does not know (never guessed)
     │   ├── UnknownNameError       an unknown dataset, regimen, vocabulary code, method, ...
     │   └── SpecError              a data file (regimen spec, criteria table) is malformed
+    ├── EditConflict               a record changed since the editor loaded it; carries both versions
     └── ConfigurationError         the environment or settings are unusable
 """
 
@@ -60,6 +61,34 @@ class UnknownNameError(InputError, KeyError):
 
 class SpecError(InputError):
     """A bundled or user data file (regimen spec, criteria table) is malformed."""
+
+
+class EditConflict(BvallError):
+    """Someone saved the record after this editor loaded it; nothing was written.
+
+    ``current`` holds the saved values (with who saved them and when) and ``yours`` the values
+    this editor tried to save, so both can be shown side by side and nothing is lost.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        pk: int,
+        expected_version: int,
+        current: dict[str, object],
+        yours: dict[str, object],
+    ) -> None:
+        self.table = table
+        self.pk = pk
+        self.expected_version = expected_version
+        self.current = current
+        self.yours = yours
+        saved = current.get("version")
+        super().__init__(
+            f"{table} record {pk} was changed by someone else (you edited version "
+            f"{expected_version}, the saved one is version {saved}); nothing was written. "
+            "Compare both versions and save again."
+        )
 
 
 class ConfigurationError(BvallError):

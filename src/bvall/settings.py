@@ -11,6 +11,11 @@ settings (``bvall.web.settings``) and the CLI read these values; nothing else re
 | ``BVALL_DEBUG``       | ``1`` turns on Django debug pages (never in production)   | ``0``                 |
 | ``BVALL_ALLOWED_HOSTS`` | comma-separated host names the web app answers to      | ``127.0.0.1,localhost`` |
 | ``BVALL_SECURE_COOKIES`` | ``1`` marks session and CSRF cookies Secure (HTTPS only) | ``0``              |
+| ``BVALL_SESSION_HOURS`` | hours a web session lasts without logging in again       | ``12``                |
+
+A command-line ``--database URL`` overrides ``BVALL_DATABASE_URL`` through
+:func:`load_settings` (``database_url=``) and :func:`activate`, so the web app and the store read
+one resolved :class:`Settings` for the whole process (:func:`active_settings`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Settings:
     debug: bool
     allowed_hosts: tuple[str, ...]
     secure_cookies: bool
+    session_hours: int = 12
 
     @property
     def secret_key(self) -> str:
@@ -64,10 +70,26 @@ class Settings:
         return key
 
 
-def load_settings() -> Settings:
-    """Read the environment into :class:`Settings` (see the module docstring for variables)."""
+def _hours(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 24 * 30:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of hours; expected 1 to 720.")
+    return value
+
+
+def load_settings(database_url: str | None = None) -> Settings:
+    """Read the environment into :class:`Settings` (see the module docstring for variables).
+
+    ``database_url`` (the ``--database`` option) overrides ``BVALL_DATABASE_URL``.
+    """
     home = Path(os.environ.get("BVALL_HOME", ".")).expanduser().resolve()
-    url = os.environ.get("BVALL_DATABASE_URL") or f"sqlite:///{home / 'bvall.db'}"
+    url = database_url or os.environ.get("BVALL_DATABASE_URL") or f"sqlite:///{home / 'bvall.db'}"
     hosts = os.environ.get("BVALL_ALLOWED_HOSTS", "127.0.0.1,localhost")
     return Settings(
         home=home,
@@ -75,4 +97,19 @@ def load_settings() -> Settings:
         debug=_flag("BVALL_DEBUG", False),
         allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
         secure_cookies=_flag("BVALL_SECURE_COOKIES", False),
+        session_hours=_hours("BVALL_SESSION_HOURS", 12),
     )
+
+
+_active: Settings | None = None
+
+
+def activate(settings: Settings) -> None:
+    """Make ``settings`` the configuration of this process (before the web app starts)."""
+    global _active
+    _active = settings
+
+
+def active_settings() -> Settings:
+    """The configuration of this process: the activated one, else read from the environment."""
+    return _active if _active is not None else load_settings()

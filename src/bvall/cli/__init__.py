@@ -9,8 +9,10 @@ import typer
 from bvall import __version__
 from bvall.cli import audit as _audit
 from bvall.cli import cohort as _cohort
+from bvall.cli import db as _db
 from bvall.cli import design as _design
 from bvall.cli import plan as _plan
+from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
 from bvall.cli import vocab as _vocab
 from bvall.cli._output import err_console
@@ -42,6 +44,9 @@ def _root(
 
 
 app.add_typer(_cohort.app, name="cohort")
+app.add_typer(_db.app, name="db")
+app.add_typer(_db.users, name="user")
+app.command("serve")(_serve.serve)
 app.add_typer(_design.app, name="design")
 app.add_typer(_stats.app, name="stats")
 app.command("audit")(_audit.audit)
@@ -71,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Typer bundles its own copy of click, so recognise its exceptions by shape
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise

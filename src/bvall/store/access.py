@@ -1,0 +1,158 @@
+"""Who may do what, and which rows each user sees: the one queryset layer.
+
+Every page, API call and admin screen gets its rows through :func:`visible` /
+:func:`visible_patients` / :func:`visible_history`, and its permission through :func:`can` /
+:func:`require`. A user sees the patients of their sites, or every patient (and patients without a
+site) when granted all sites. A patient outside a user's sites is answered exactly as a patient
+that does not exist, so identifiers cannot be probed by guessing URLs.
+
+| action        | admin | investigator | data_entry | monitor |
+|---------------|:-----:|:------------:|:----------:|:-------:|
+| view          |   ✓   |      ✓       |     ✓      |    ✓    |
+| edit          |   ✓   |      ✓       |     ✓      |         |
+| import        |   ✓   |      ✓       |     ✓      |         |
+| analysis      |   ✓   |      ✓       |            |    ✓    |
+| audit         |   ✓   |      ✓       |            |    ✓    |
+| manage_users  |   ✓   |              |            |         |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from bvall.store.models import COHORT_MODELS, Patient, Profile, Site
+
+__all__ = [
+    "PERMISSIONS",
+    "PermissionDenied",
+    "can",
+    "can_use_site",
+    "require",
+    "role_of",
+    "sees_all_sites",
+    "site_codes",
+    "visible",
+    "visible_history",
+    "visible_patient_ids",
+    "visible_patients",
+]
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view": frozenset({"admin", "investigator", "data_entry", "monitor"}),
+    "edit": frozenset({"admin", "investigator", "data_entry"}),
+    "import": frozenset({"admin", "investigator", "data_entry"}),
+    "analysis": frozenset({"admin", "investigator", "monitor"}),
+    "audit": frozenset({"admin", "investigator", "monitor"}),
+    "manage_users": frozenset({"admin"}),
+}
+
+
+def _profile(user: Any) -> Profile | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    cached = getattr(user, "_bvall_profile", None)
+    if cached is not None:
+        return cached
+    try:
+        profile = Profile.objects.get(user=user)
+    except Profile.DoesNotExist:
+        return None
+    user._bvall_profile = profile
+    return profile
+
+
+def role_of(user: Any) -> str | None:
+    """The user's role, or None (anonymous, inactive, or no profile: no access at all)."""
+    profile = _profile(user)
+    return profile.role if profile else None
+
+
+def can(user: Any, action: str) -> bool:
+    """Whether ``user`` may do ``action`` (see the table in the module docstring)."""
+    if action not in PERMISSIONS:
+        raise ValueError(f"internal: unknown action {action!r}")
+    role = role_of(user)
+    return role is not None and role in PERMISSIONS[action]
+
+
+def require(user: Any, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``user`` may do ``action``."""
+    if not can(user, action):
+        role = role_of(user) or "no role"
+        raise PermissionDenied(f"Your role ({role}) may not {action.replace('_', ' ')}.")
+
+
+def sees_all_sites(user: Any) -> bool:
+    profile = _profile(user)
+    return bool(profile and profile.all_sites)
+
+
+def site_codes(user: Any) -> list[str]:
+    """Codes of the user's sites (every site for a user granted all)."""
+    profile = _profile(user)
+    if profile is None:
+        return []
+    if profile.all_sites:
+        return list(Site.objects.values_list("code", flat=True))
+    return [s.code for s in profile.sites.all()]
+
+
+def can_use_site(user: Any, code: str | None) -> bool:
+    """Whether the user may record a patient at site ``code`` (None: no site)."""
+    if sees_all_sites(user):
+        return True
+    return code is not None and code in site_codes(user)
+
+
+def visible_patients(user: Any) -> models.QuerySet[Any]:
+    """The patients ``user`` may see (none without a role)."""
+    profile = _profile(user)
+    if profile is None:
+        return Patient.objects.none()
+    if profile.all_sites:
+        return Patient.objects.all()
+    return Patient.objects.filter(site_id__in=profile.sites.values("code"))
+
+
+def visible_patient_ids(user: Any) -> list[str]:
+    return list(visible_patients(user).values_list("patient_id", flat=True))
+
+
+def visible(user: Any, table: str) -> models.QuerySet[Any]:
+    """Rows of cohort table ``table`` that ``user`` may see."""
+    model = COHORT_MODELS[table]
+    if table == "patients":
+        return visible_patients(user)
+    profile = _profile(user)
+    if profile is None:
+        return model.objects.none()
+    if profile.all_sites:
+        return model.objects.all()
+    ids = visible_patients(user).values("patient_id")
+    return model.objects.filter(patient_id__in=ids)
+
+
+def visible_history(user: Any, table: str) -> models.QuerySet[Any]:
+    """Audit rows of ``table`` that ``user`` may see.
+
+    A deleted patient's rows stay visible to the users of the site the patient was last
+    recorded at (read from the patient's own history).
+    """
+    history = COHORT_MODELS[table].history.model
+    profile = _profile(user)
+    if profile is None:
+        return history.objects.none()
+    if profile.all_sites:
+        return history.objects.all()
+    patient_history = Patient.history.model
+    sites = list(profile.sites.values_list("code", flat=True))
+    current = Patient.objects.filter(site__in=sites).values("patient_id")
+    deleted = patient_history.objects.filter(history_type="-", site_id__in=sites).values(
+        "patient_id"
+    )
+    return history.objects.filter(
+        models.Q(patient_id__in=current) | models.Q(patient_id__in=deleted)
+    )

@@ -1,0 +1,319 @@
+"""The one conversion between the study database and a :class:`~bvall.cohort.Cohort`.
+
+* :func:`read_database` – the database (or some patients of it) as a validated cohort;
+* :func:`import_tables` – add raw tables (an uploaded file, a loaded dataset) to the database:
+  the database's rows and the new rows are validated together with the cohort's own validation,
+  every problem is listed (rows numbered as in the uploaded file), and either every row is
+  written, with its audit record, in one transaction, or none is;
+* :func:`load_cohort_into_database` – the same for a whole :class:`Cohort`.
+
+Nothing outside this package and the web layer touches the ORM; every other part of bvall
+receives a :class:`Cohort`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from django.db import connection, models, transaction
+from simple_history.utils import bulk_create_with_history
+
+from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem, validate_tables
+from bvall.errors import ValidationFailed
+from bvall.store.models import COHORT_MODELS, Patient, Site, StudyInfo
+
+#: Tables in the order rows are inserted (parents first).
+_INSERT_ORDER = tuple(TABLES)
+
+
+def attnames(table: str) -> tuple[str, ...]:
+    """Model attribute names of a table's columns: exactly the cohort's column names."""
+    return TABLES[table].column_names
+
+
+def record_values(obj: models.Model) -> dict[str, Any]:
+    """The cohort columns of one stored record, as Python values (None for missing)."""
+    return {c: getattr(obj, c) for c in attnames(obj._meta.db_table)}
+
+
+def table_rows(table: str, queryset: Any = None) -> list[dict[str, Any]]:
+    """Rows of ``table`` (a queryset of its model, or all rows) as dicts of cohort columns."""
+    qs = COHORT_MODELS[table].objects.all() if queryset is None else queryset
+    cols = attnames(table)
+    return [dict(zip(cols, row, strict=True)) for row in qs.order_by("pk").values_list(*cols)]
+
+
+def count_rows(patient_id: str, tables: list[str]) -> dict[str, int]:
+    """Rows of one patient in each of ``tables``, in one query."""
+    if not tables:
+        return {}
+    quote = connection.ops.quote_name
+    sql = " UNION ALL ".join(
+        f"SELECT CAST(%s AS TEXT), COUNT(*) FROM {quote(COHORT_MODELS[t]._meta.db_table)} WHERE patient_id = %s"
+        for t in tables
+    )
+    params: list[str] = []
+    for t in tables:
+        params += [t, patient_id]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {str(t): int(n) for t, n in cur.fetchall()}
+
+
+_METADATA_CACHE: dict[str, tuple[float, CohortMetadata]] = {}
+METADATA_CACHE_SECONDS = 10.0
+
+
+def study_metadata(*, cached: bool = False) -> CohortMetadata:
+    """The metadata of the cohort held in the database (name, title, synthetic, ...).
+
+    ``cached`` (for page banners) reuses a value read in this process within the last
+    :data:`METADATA_CACHE_SECONDS`; the metadata changes only when a cohort is loaded.
+    """
+    key = connection.settings_dict["NAME"]
+    if cached and key in _METADATA_CACHE:
+        when, value = _METADATA_CACHE[key]
+        if time.monotonic() - when < METADATA_CACHE_SECONDS:
+            return value
+    value = _read_metadata()
+    _METADATA_CACHE[key] = (time.monotonic(), value)
+    return value
+
+
+def _read_metadata() -> CohortMetadata:
+    info = StudyInfo.objects.order_by("pk").first()
+    if info is None:
+        return CohortMetadata(name="study", title="Study database")
+    return CohortMetadata.from_dict({"name": info.name, **info.metadata}, info.name)
+
+
+def _arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    schema = TABLES[table].arrow_schema
+    cols = {c: [r[c] for r in rows] for c in schema.names}
+    return pa.table(cols, schema=schema)
+
+
+def read_database(patient_ids: Iterable[str] | None = None, *, validate: bool = True) -> Cohort:
+    """The database as a cohort (or only ``patient_ids``; study-level provenance is kept).
+
+    With ``validate`` (the default) the tables go through the cohort's validation again, so a
+    cohort read from the database is exactly as trustworthy as one read from files.
+    """
+    wanted = None if patient_ids is None else list(dict.fromkeys(patient_ids))
+    raw: dict[str, list[dict[str, Any]]] = {}
+    for table, model in COHORT_MODELS.items():
+        qs = model.objects.all()
+        if wanted is not None:
+            if table == "provenance":
+                qs = qs.filter(models.Q(patient_id__in=wanted) | models.Q(patient_id__isnull=True))
+            else:
+                qs = qs.filter(patient_id__in=wanted)
+        raw[table] = table_rows(table, qs)
+    metadata = study_metadata()
+    if validate:
+        return Cohort.from_tables(
+            {t: pd.DataFrame(rows, columns=list(attnames(t))) for t, rows in raw.items()},
+            metadata,
+            source="database",
+        )
+    return Cohort({t: _arrow(t, rows) for t, rows in raw.items()}, metadata)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def write_lock(patient_id: str | None = None) -> None:
+    """Serialise writes that validate against other rows (call inside a transaction).
+
+    SQLite needs nothing: BEGIN IMMEDIATE already admits one writer at a time. On PostgreSQL,
+    record saves hold a shared study lock plus an exclusive lock on their patient, and imports an
+    exclusive study lock, so two writers can never both pass validation against a state that
+    neither of them sees (duplicates, references).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        if patient_id is None:
+            cur.execute("SELECT pg_advisory_xact_lock(7391)")
+        else:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(7391)")
+            cur.execute("SELECT pg_advisory_xact_lock(7392, hashtext(%s))", [patient_id])
+
+
+@dataclass
+class ImportReport:
+    """What an import found and (when committed) wrote."""
+
+    problems: list[Problem] = field(default_factory=list)
+    new_rows: dict[str, int] = field(default_factory=dict)
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _frame(rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(attnames(table)), dtype=object)
+
+
+def _combine(
+    raw: Mapping[str, Any], files: Mapping[str, str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, int], list[Problem]]:
+    """Database rows followed by the new rows, per table; and the number of database rows."""
+    early: list[Problem] = []
+    combined: dict[str, pd.DataFrame] = {}
+    offsets: dict[str, int] = {}
+    for table in TABLES:
+        existing = _frame(table_rows(table), table)
+        offsets[table] = len(existing)
+        new = raw.get(table)
+        if new is None:
+            combined[table] = existing
+            continue
+        new = new if isinstance(new, pd.DataFrame) else pd.DataFrame(new)
+        new = new.astype(object)
+        for col in TABLES[table].columns:
+            if col.required and col.name not in new.columns:
+                early.append(
+                    Problem(
+                        table,
+                        None,
+                        col.name,
+                        None,
+                        f"a column '{col.name}' (required)",
+                        "column",
+                        files.get(table),
+                    )
+                )
+        combined[table] = pd.concat([existing, new], ignore_index=True) if len(existing) else new
+    for name in raw:
+        if name not in TABLES:
+            combined[name] = raw[name]
+    return combined, offsets, early
+
+
+_SAME_KEY = re.compile(r"same key as row (\d+)")
+
+
+def _renumber(p: Problem, offsets: Mapping[str, int], files: Mapping[str, str]) -> Problem:
+    """Number a problem's row as in the uploaded file; rows already stored say so."""
+    off = offsets.get(p.table, 0)
+    if p.row is None:
+        return replace(p, file=files.get(p.table, p.file))
+    if p.row <= off:
+        return replace(p, file=f"database ({p.table})")
+    expected = p.expected
+    m = _SAME_KEY.search(expected)
+    if m:
+        other = int(m.group(1))
+        expected = expected.replace(
+            m.group(0),
+            "same key as a record already in the database"
+            if other <= off
+            else f"same key as row {other - off}",
+        )
+    return replace(p, row=p.row - off, expected=expected, file=files.get(p.table, p.file))
+
+
+def import_tables(
+    raw: Mapping[str, Any],
+    *,
+    files: Mapping[str, str] | None = None,
+    user: Any = None,
+    reason: str,
+    commit: bool,
+    metadata: CohortMetadata | None = None,
+) -> ImportReport:
+    """Validate new rows against the database and, with ``commit``, write them all or none.
+
+    ``raw`` maps table names to new rows (DataFrames as read from files: text cells are fine,
+    the cohort's validation types them). ``reason`` is stored with every audit record.
+    ``metadata`` becomes the study's metadata when the database holds no patients yet.
+    """
+    files = dict(files or {})
+    with transaction.atomic():
+        write_lock()
+        combined, offsets, problems = _combine(raw, files)
+        typed, found = validate_tables(combined, {})
+        problems += [_renumber(p, offsets, files) for p in found]
+        report = ImportReport(problems=problems)
+        report.new_rows = {
+            t: typed[t].num_rows - offsets[t] for t in TABLES if typed[t].num_rows > offsets[t]
+        }
+        if problems or not commit:
+            return report
+        empty = not Patient.objects.exists()
+        _insert(typed, offsets, user, reason)
+        if metadata is not None and (empty or not StudyInfo.objects.exists()):
+            _set_metadata(metadata, user, reason)
+        report.committed = True
+    return report
+
+
+def _insert(
+    typed: Mapping[str, pa.Table], offsets: Mapping[str, int], user: Any, reason: str
+) -> None:
+    new_sites = {
+        s
+        for s in typed["patients"].column("site_id").to_pylist()[offsets["patients"] :]
+        if s is not None
+    } - set(Site.objects.values_list("code", flat=True))
+    if new_sites:
+        bulk_create_with_history(
+            [Site(code=s) for s in sorted(new_sites)],
+            Site,
+            default_user=user,
+            default_change_reason=reason,
+        )
+    for table in _INSERT_ORDER:
+        t = typed[table]
+        start = offsets[table]
+        if t.num_rows <= start:
+            continue
+        model = COHORT_MODELS[table]
+        rows = t.slice(start).to_pylist()
+        bulk_create_with_history(
+            [model(**r) for r in rows],
+            model,
+            batch_size=500,
+            default_user=user,
+            default_change_reason=reason,
+        )
+
+
+def _set_metadata(metadata: CohortMetadata, user: Any, reason: str) -> None:
+    info = StudyInfo.objects.order_by("pk").first() or StudyInfo()
+    data = metadata.to_dict()
+    info.name = str(data.pop("name", "study"))
+    info.metadata = data
+    info._history_user = user
+    info._change_reason = reason
+    info.save()
+    _METADATA_CACHE.clear()
+
+
+def load_cohort_into_database(cohort: Cohort, *, user: Any = None, reason: str) -> ImportReport:
+    """Add a validated cohort's rows to the database (validated again against what is there).
+
+    Raises :class:`ValidationFailed` listing every problem; nothing is written then.
+    """
+    raw = {t: _frame(cohort[t].to_pylist(), t) for t in TABLES if cohort[t].num_rows}
+    raw.setdefault("patients", _frame([], "patients"))
+    report = import_tables(
+        raw,
+        user=user,
+        reason=reason,
+        commit=True,
+        metadata=cohort.metadata,
+        files={t: t for t in TABLES},
+    )
+    if not report.ok:
+        raise ValidationFailed(report.problems, cohort.name)
+    return report

@@ -1,0 +1,214 @@
+"""Django models of the study database: the cohort's tables, sites, users' roles, API tokens.
+
+The cohort tables are generated from :data:`bvall.cohort.schema.TABLES`, so the database stores
+exactly the cohort's columns under the same names (``patient_id`` and ``site_id`` are the
+database columns of real foreign keys). Values are kept as entered: a lab value with its unit as
+reported, a missing value as NULL (never an empty string or a zero).
+
+Every cohort table has a ``version`` (optimistic concurrency: a save names the version it edited)
+and a history table (django-simple-history) holding one row per insert, update and delete with
+who, when, the reason and the full record, from which field-level before/after is read. History
+tables are append-only; migration ``0003`` makes the database refuse UPDATE and DELETE on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from bvall.cohort.schema import TABLES, Column, TableSchema
+
+#: Model class name of each cohort table.
+MODEL_NAMES: dict[str, str] = {
+    "patients": "Patient",
+    "genetic_findings": "GeneticFinding",
+    "treatment_courses": "TreatmentCourse",
+    "dose_administrations": "DoseAdministration",
+    "concomitant_medications": "ConcomitantMedication",
+    "labs": "Lab",
+    "vitals": "Vital",
+    "neuro_assessments": "NeuroAssessment",
+    "marrow_assessments": "MarrowAssessment",
+    "adverse_events": "AdverseEvent",
+    "transfusions": "Transfusion",
+    "follow_up_events": "FollowUpEvent",
+    "reported_summaries": "ReportedSummary",
+    "provenance": "Provenance",
+}
+
+ROLES: tuple[tuple[str, str], ...] = (
+    ("admin", "Administrator"),
+    ("investigator", "Investigator"),
+    ("data_entry", "Data entry"),
+    ("monitor", "Monitor (read-only)"),
+)
+
+
+class SiteManager(models.Manager["Site"]):
+    def get_by_natural_key(self, code: str) -> Site:
+        return self.get(code=code)
+
+
+class Site(models.Model):
+    """A treating site; patients belong to one, users see the patients of theirs."""
+
+    objects = SiteManager()
+    code = models.CharField(max_length=40, unique=True, help_text="Short code, as in site_id.")
+    name = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords(table_name="sites_history")
+
+    class Meta:
+        db_table = "sites"
+        ordering = ("code",)
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}" if self.name else self.code
+
+    def natural_key(self) -> tuple[str]:
+        return (self.code,)
+
+
+class StudyInfo(models.Model):
+    """The metadata of the cohort held in this database (one row): name, title, synthetic."""
+
+    name = models.CharField(max_length=100, default="study")
+    metadata = models.JSONField(default=dict)
+    history = HistoricalRecords(table_name="study_info_history")
+
+    class Meta:
+        db_table = "study_info"
+
+    def __str__(self) -> str:
+        return str(self.metadata.get("title") or self.name)
+
+
+def _db_field(schema: TableSchema, col: Column) -> models.Field:
+    """The Django field that stores ``col`` exactly (NULL for missing)."""
+    blank = not col.required
+    null = not col.required
+    if col.type == "string":
+        if col.vocabulary or col.pattern:
+            # bounded by the vocabulary or the identifier pattern
+            return models.CharField(max_length=100, null=null, blank=blank)
+        return models.TextField(null=null, blank=blank)
+    if col.type == "time":
+        return models.CharField(max_length=5, null=null, blank=blank)
+    if col.type == "integer":
+        return models.BigIntegerField(null=null, blank=blank)
+    if col.type == "number":
+        # float64 in the cohort; a double here round-trips every value exactly
+        return models.FloatField(null=null, blank=blank)
+    if col.type == "date":
+        return models.DateField(null=null, blank=blank)
+    if col.type == "boolean":
+        return models.BooleanField(null=True, blank=True)
+    raise AssertionError(f"internal: no field for {schema.name}.{col.name} ({col.type})")
+
+
+def _cohort_model(schema: TableSchema) -> type[models.Model]:
+    attrs: dict[str, Any] = {"__module__": __name__, "__doc__": schema.description}
+    for col in schema.columns:
+        if col.name == "patient_id" and schema.name == "patients":
+            attrs[col.name] = models.CharField(max_length=40, unique=True)
+        elif col.name == "patient_id" and schema.name != "provenance":
+            # the attribute `patient` stores its key in the column patient_id, as in the cohort
+            attrs["patient"] = models.ForeignKey(
+                "store.Patient",
+                to_field="patient_id",
+                db_column="patient_id",
+                on_delete=models.PROTECT,
+                related_name=schema.name,
+            )
+        elif col.name == "site_id" and schema.name == "patients":
+            attrs["site"] = models.ForeignKey(
+                Site,
+                to_field="code",
+                db_column="site_id",
+                on_delete=models.PROTECT,
+                null=True,
+                blank=True,
+                related_name="patients",
+            )
+        else:
+            attrs[col.name] = _db_field(schema, col)
+    attrs["version"] = models.PositiveIntegerField(
+        default=1, help_text="Incremented by every save; a save names the version it edited."
+    )
+    attrs["history"] = HistoricalRecords(table_name=f"{schema.name}_history")
+    meta: dict[str, Any] = {"db_table": schema.name, "ordering": ("id",)}
+    if schema.name == "labs":
+        meta["indexes"] = [models.Index(fields=["patient", "test"], name="labs_patient_test")]
+    attrs["Meta"] = type("Meta", (), meta)
+    attrs["__str__"] = _record_str
+    return type(MODEL_NAMES[schema.name], (models.Model,), attrs)
+
+
+def _record_str(self: models.Model) -> str:
+    pid = getattr(self, "patient_id", None)
+    return f"{self._meta.db_table} #{self.pk}" + (f" ({pid})" if pid else "")
+
+
+Patient = _cohort_model(TABLES["patients"])
+GeneticFinding = _cohort_model(TABLES["genetic_findings"])
+TreatmentCourse = _cohort_model(TABLES["treatment_courses"])
+DoseAdministration = _cohort_model(TABLES["dose_administrations"])
+ConcomitantMedication = _cohort_model(TABLES["concomitant_medications"])
+Lab = _cohort_model(TABLES["labs"])
+Vital = _cohort_model(TABLES["vitals"])
+NeuroAssessment = _cohort_model(TABLES["neuro_assessments"])
+MarrowAssessment = _cohort_model(TABLES["marrow_assessments"])
+AdverseEvent = _cohort_model(TABLES["adverse_events"])
+Transfusion = _cohort_model(TABLES["transfusions"])
+FollowUpEvent = _cohort_model(TABLES["follow_up_events"])
+ReportedSummary = _cohort_model(TABLES["reported_summaries"])
+Provenance = _cohort_model(TABLES["provenance"])
+
+#: Model of each cohort table, in the cohort's table order.
+COHORT_MODELS: dict[str, type[models.Model]] = {
+    name: globals()[cls] for name, cls in MODEL_NAMES.items()
+}
+
+
+class Profile(models.Model):
+    """A user's role and sites. Without ``all_sites`` a user sees only their sites' patients."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    role = models.CharField(max_length=20, choices=ROLES, default="monitor")
+    all_sites = models.BooleanField(
+        default=False, help_text="Sees every site's patients (and patients without a site)."
+    )
+    sites = models.ManyToManyField(Site, blank=True, related_name="members")
+    history = HistoricalRecords(table_name="profiles_history")
+
+    class Meta:
+        db_table = "profiles"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API. Only its SHA-256 is stored; it is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(table_name="api_tokens_history")
+
+    class Meta:
+        db_table = "api_tokens"
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,0 +1,1 @@
+"""The web app: Django project settings, pages (templates + htmx), JSON API, admin."""

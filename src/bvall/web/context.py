@@ -1,0 +1,21 @@
+"""Template context every page gets: the study's metadata (synthetic banner) and the user's role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def study(request: HttpRequest) -> dict[str, Any]:
+    from bvall.store import access
+    from bvall.store.convert import study_metadata
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"study": None, "role": None, "perms_bvall": {}}
+    return {
+        "study": study_metadata(cached=True),
+        "role": access.role_of(user),
+        "perms_bvall": {a: access.can(user, a) for a in access.PERMISSIONS},
+    }

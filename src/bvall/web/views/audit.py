@@ -1,0 +1,118 @@
+"""The audit log: every insert, change and deletion with who, when, why and field-level changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from bvall.cohort import TABLES
+from bvall.store import access
+from bvall.store.convert import attnames
+
+PAGE = 100
+_ACTION = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "∅"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list[dict[str, Any]]:
+    """The latest audit rows the user may see, newest first, with field-level changes."""
+    tables = [filters["table"]] if filters.get("table") in TABLES else list(TABLES)
+    found: list[tuple[str, Any]] = []
+    for table in tables:
+        qs = access.visible_history(user, table).select_related("history_user")
+        if filters.get("patient"):
+            qs = qs.filter(patient_id=filters["patient"])
+        if filters.get("user"):
+            qs = qs.filter(history_user__username=filters["user"])
+        if filters.get("since"):
+            qs = qs.filter(history_date__date__gte=filters["since"])
+        if filters.get("until"):
+            qs = qs.filter(history_date__date__lte=filters["until"])
+        if filters.get("record"):
+            qs = qs.filter(id=filters["record"])
+        found += [(table, h) for h in qs.order_by("-history_date", "-history_id")[:limit]]
+    found.sort(key=lambda th: (th[1].history_date, th[1].history_id), reverse=True)
+    out = []
+    for table, h in found[:limit]:
+        cols = attnames(table)
+        changes = []
+        if h.history_type == "~":
+            prev = h.prev_record
+            if prev is not None:
+                changes = [
+                    {"field": c, "before": _fmt(getattr(prev, c)), "after": _fmt(getattr(h, c))}
+                    for c in cols
+                    if getattr(prev, c) != getattr(h, c)
+                ]
+        elif h.history_type == "+":
+            changes = [
+                {"field": c, "before": "", "after": _fmt(getattr(h, c))}
+                for c in cols
+                if getattr(h, c) is not None
+            ]
+        else:
+            changes = [
+                {"field": c, "before": _fmt(getattr(h, c)), "after": ""}
+                for c in cols
+                if getattr(h, c) is not None
+            ]
+        out.append(
+            {
+                "when": h.history_date,
+                "user": h.history_user.username if h.history_user else "system",
+                "action": _ACTION.get(h.history_type, h.history_type),
+                "table": table,
+                "record": h.id,
+                "patient": getattr(h, "patient_id", None),
+                "reason": h.history_change_reason or "",
+                "changes": changes,
+                "version": h.version,
+            }
+        )
+    return out
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    access.require(request.user, "audit")
+    g = request.GET
+    filters = {
+        k: g.get(k, "").strip() for k in ("patient", "user", "since", "until", "table", "record")
+    }
+    for k in ("since", "until"):
+        try:
+            filters[k] = dt.date.fromisoformat(filters[k]) if filters[k] else ""
+        except ValueError:
+            filters[k] = ""
+    if filters["record"] and not filters["record"].isdigit():
+        filters["record"] = ""
+    entries = audit_entries(request.user, filters)
+    users = get_user_model().objects.order_by("username").values_list("username", flat=True)
+    return render(
+        request,
+        "bvall/audit.html",
+        {
+            "entries": entries,
+            "filters": filters,
+            "users": list(users),
+            "tables": list(TABLES),
+            "title": "Audit log",
+            "limit": PAGE,
+        },
+    )

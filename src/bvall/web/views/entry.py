@@ -1,0 +1,335 @@
+"""Data entry: a day's labs in one form, one record of any table, edits and deletions.
+
+Every save goes through :mod:`bvall.store.records` (validation, reason, version, audit); the
+problems it reports are shown at the fields they concern.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from bvall.cohort import TABLES
+from bvall.errors import EditConflict, InputError
+from bvall.store import access, records
+from bvall.store.convert import attnames, record_values
+from bvall.store.models import Lab
+from bvall.web.forms import LAB_DAY_GROUPS, initial_from, lab_day_tests, record_form_class
+from bvall.web.views import get_patient, get_record
+
+_TITLES = {t: t.replace("_", " ") for t in TABLES}
+
+
+def _back(table: str, obj: Any) -> str:
+    if table == "patients":
+        return reverse("patient", args=[obj.patient_id])
+    pid = getattr(obj, "patient_id", None)
+    return reverse("patient", args=[pid]) if pid else reverse("cohort")
+
+
+def _save_form(request: HttpRequest, form: Any, action: Any) -> Any:
+    """Run ``action``; on problems attach them to the form and return None."""
+    try:
+        return action()
+    except records.RecordProblems as exc:
+        form.add_problems(exc.field_problems(0) if exc.rows else {}, exc.other_problems())
+    except InputError as exc:
+        form.add_error(None, str(exc))
+    return None
+
+
+@login_required
+def new_patient(request: HttpRequest) -> HttpResponse:
+    access.require(request.user, "edit")
+    form_class = record_form_class("patients")
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        values = form.values()
+        saved = _save_form(
+            request,
+            form,
+            lambda: records.create_record(
+                request.user, "patients", values, form.cleaned_data["reason"]
+            ),
+        )
+        if saved:
+            messages.success(request, f"Patient {values['patient_id']} recorded.")
+            return redirect("patient", values["patient_id"])
+    return render(
+        request,
+        "bvall/record_form.html",
+        {"form": form, "title": "New patient", "table": "patients", "cancel": reverse("cohort")},
+    )
+
+
+@login_required
+def new_record(request: HttpRequest, pid: str, table: str) -> HttpResponse:
+    access.require(request.user, "edit")
+    if table not in TABLES or table in ("patients", "provenance"):
+        raise Http404(f"No table {table!r} to add to.")
+    patient = get_patient(request, pid)
+    form_class = record_form_class(table, exclude=("patient_id",))
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        values = {**form.values(), "patient_id": pid}
+        saved = _save_form(
+            request,
+            form,
+            lambda: records.create_record(request.user, table, values, form.cleaned_data["reason"]),
+        )
+        if saved:
+            messages.success(request, f"{_TITLES[table].capitalize()} record saved for {pid}.")
+            return redirect("patient", pid)
+    return render(
+        request,
+        "bvall/record_form.html",
+        {
+            "form": form,
+            "title": f"New {_TITLES[table]} record",
+            "table": table,
+            "patient": patient,
+            "cancel": reverse("patient", args=[pid]),
+        },
+    )
+
+
+@login_required
+def edit_record(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    access.require(request.user, "edit")
+    obj = get_record(request, table, pk)
+    exclude = () if table in ("patients", "provenance") else ("patient_id",)
+    form_class = record_form_class(table, exclude=exclude)
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            values = form.values()
+            if table not in ("patients", "provenance"):
+                values["patient_id"] = obj.patient_id
+            version = form.cleaned_data.get("version") or 0
+            try:
+                saved = _save_form(
+                    request,
+                    form,
+                    lambda: records.update_record(
+                        request.user,
+                        table,
+                        pk,
+                        values,
+                        version=version,
+                        reason=form.cleaned_data["reason"],
+                    ),
+                )
+            except EditConflict as exc:
+                return _conflict(request, table, pk, exc, form_class)
+            if saved:
+                messages.success(
+                    request,
+                    f"{_TITLES[table].capitalize()} record {pk} saved (version {saved.version}).",
+                )
+                return redirect(_back(table, obj))
+    else:
+        form = form_class(initial={**initial_from(record_values(obj)), "version": obj.version})
+    return render(
+        request,
+        "bvall/record_form.html",
+        {
+            "form": form,
+            "title": f"Edit {_TITLES[table]} record {pk}",
+            "table": table,
+            "obj": obj,
+            "editing": True,
+            "cancel": _back(table, obj),
+        },
+    )
+
+
+def _conflict(
+    request: HttpRequest, table: str, pk: int, exc: EditConflict, form_class: Any
+) -> HttpResponse:
+    """Both versions side by side, and the editor's values ready to re-apply on the saved one."""
+    cols = attnames(table)
+    current = exc.current
+    rows = []
+    for c in cols:
+        mine = exc.yours.get(c)
+        theirs = current.get(c)
+        mine_s = "" if mine is None else str(mine)
+        theirs_s = (
+            ""
+            if theirs is None
+            else (
+                theirs.isoformat()
+                if hasattr(theirs, "isoformat")
+                else f"{theirs:g}"
+                if isinstance(theirs, float)
+                else str(theirs)
+            )
+        )
+        if c in exc.yours:
+            rows.append(
+                {"column": c, "saved": theirs_s, "yours": mine_s, "differs": mine_s != theirs_s}
+            )
+    form = form_class(
+        initial={
+            **{k: ("" if v is None else v) for k, v in exc.yours.items()},
+            "version": current.get("version"),
+            "reason": request.POST.get("reason", ""),
+        }
+    )
+    return render(
+        request,
+        "bvall/conflict.html",
+        {
+            "table": table,
+            "pk": pk,
+            "rows": rows,
+            "current": current,
+            "exc": exc,
+            "form": form,
+            "title": f"Edit conflict: {_TITLES[table]} record {pk}",
+        },
+        status=409,
+    )
+
+
+@login_required
+def delete_record(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    access.require(request.user, "edit")
+    obj = get_record(request, table, pk)
+    error = None
+    if request.method == "POST":
+        try:
+            version = int(request.POST.get("version", "0"))
+            records.delete_record(
+                request.user, table, pk, version=version, reason=request.POST.get("reason", "")
+            )
+        except EditConflict as exc:
+            error = str(exc)
+        except records.RecordProblems as exc:
+            error = "Deleting this record would leave the data inconsistent: " + "; ".join(
+                p.message for p in exc.problems[:10]
+            )
+        except (InputError, ValueError) as exc:
+            error = str(exc)
+        else:
+            messages.success(
+                request, f"{_TITLES[table].capitalize()} record {pk} deleted; its history is kept."
+            )
+            return redirect(_back(table, obj) if table != "patients" else reverse("cohort"))
+    values = [(c, v) for c, v in record_values(obj).items() if v is not None]
+    return render(
+        request,
+        "bvall/delete.html",
+        {
+            "obj": obj,
+            "table": table,
+            "values": values,
+            "error": error,
+            "cancel": _back(table, obj),
+            "title": f"Delete {_TITLES[table]} record {pk}",
+        },
+    )
+
+
+def _last_lab_settings(pid: str) -> dict[str, dict[str, Any]]:
+    """Unit and reference range last used per test for this patient (to prefill the form)."""
+    out: dict[str, dict[str, Any]] = {}
+    for test, unit, lo, hi in (
+        Lab.objects.filter(patient_id=pid)
+        .order_by("pk")
+        .values_list("test", "unit", "ref_low", "ref_high")
+    ):
+        out[test] = {"unit": unit, "ref_low": lo, "ref_high": hi}
+    return out
+
+
+@login_required
+def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
+    """One day's labs of one patient in a single form, saved together (all or none)."""
+    access.require(request.user, "edit")
+    patient = get_patient(request, pid)
+    tests = lab_day_tests()
+    last = _last_lab_settings(pid)
+    post = request.POST if request.method == "POST" else None
+    when = {k: (post.get(k, "").strip() if post else "") for k in ("date", "study_day", "time")}
+    reason = post.get("reason", "") if post else ""
+    lines = []
+    for t in tests:
+        prev = last.get(t.code, {})
+        entered = {
+            f: (post.get(f"{f}_{t.code}", "").strip() if post else "")
+            for f in ("value", "unit", "qualifier", "ref_low", "ref_high")
+        }
+        if not post:
+            entered["unit"] = prev.get("unit") or t.canonical_unit
+            entered["ref_low"] = "" if prev.get("ref_low") is None else f"{prev['ref_low']:g}"
+            entered["ref_high"] = "" if prev.get("ref_high") is None else f"{prev['ref_high']:g}"
+        units = (
+            list(dict.fromkeys([entered["unit"], *t.accepted_units]))
+            if entered["unit"]
+            else list(t.accepted_units)
+        )
+        lines.append(
+            {
+                "test": t,
+                "units": units,
+                "entered": entered,
+                "errors": [],
+                "group": LAB_DAY_GROUPS.get(t.code, ""),
+            }
+        )
+    general: list[str] = []
+    if post is not None:
+        filled = [ln for ln in lines if ln["entered"]["value"] or ln["entered"]["qualifier"]]
+        rows = [
+            {
+                "patient_id": pid,
+                "test": ln["test"].code,
+                "value": ln["entered"]["value"] or None,
+                "unit": ln["entered"]["unit"] or None,
+                "qualifier": ln["entered"]["qualifier"] or None,
+                "ref_low": ln["entered"]["ref_low"] or None,
+                "ref_high": ln["entered"]["ref_high"] or None,
+                "date": when["date"] or None,
+                "study_day": when["study_day"] or None,
+                "time": when["time"] or None,
+            }
+            for ln in filled
+        ]
+        try:
+            saved = records.create_records(request.user, "labs", rows, reason)
+        except records.RecordProblems as exc:
+            for i, ln in enumerate(filled):
+                for col, problems in exc.field_problems(i).items():
+                    for p in problems:
+                        shown = "(missing)" if p.value is None else repr(p.value)
+                        text = f"{col.replace('_', ' ')}: {shown}: expected {p.expected}"
+                        if col in ("date", "study_day", "time", "timepoint"):
+                            if text not in general:
+                                general.append(text)
+                        else:
+                            ln["errors"].append(text)
+            general += [p.message for p in exc.other_problems()]
+        except InputError as exc:
+            general.append(str(exc))
+        else:
+            messages.success(request, f"Saved {len(saved)} lab value(s) for {pid}.")
+            return redirect(reverse("patient", args=[pid]) + "#labs")
+    return render(
+        request,
+        "bvall/lab_day.html",
+        {
+            "patient": patient,
+            "lines": lines,
+            "when": when,
+            "reason": reason,
+            "general": general,
+            "qualifiers": ["<", "<=", ">", ">="],
+            "title": f"Day's labs: {pid}",
+        },
+    )

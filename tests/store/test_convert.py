@@ -1,0 +1,130 @@
+"""The database <-> cohort conversion: exact round trips, validation on the way in, audit rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bvall.errors import ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_published_cohort_round_trips_exactly(published) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.convert import load_cohort_into_database, read_database
+
+    report = load_cohort_into_database(published, reason="load")
+    assert report.committed
+    assert report.new_rows["patients"] == 13
+    back = read_database()
+    for name in published.table_names:
+        assert back[name].equals(published[name]), name
+    assert back.metadata.title == published.metadata.title
+    assert back.metadata.synthetic is False
+
+
+def test_every_loaded_row_has_an_insert_audit_row_with_the_reason(published) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.convert import load_cohort_into_database
+    from bvall.store.models import COHORT_MODELS
+
+    load_cohort_into_database(published, reason="initial load of the paper's cohort")
+    for table, model in COHORT_MODELS.items():
+        hist = model.history.model.objects
+        assert hist.count() == model.objects.count() == published[table].num_rows, table
+        assert set(hist.values_list("history_change_reason", flat=True)) <= {
+            "initial load of the paper's cohort"
+        }
+        assert set(hist.values_list("history_type", flat=True)) <= {"+"}
+
+
+def test_loading_the_same_cohort_twice_lists_every_duplicate_and_writes_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.convert import load_cohort_into_database
+    from bvall.store.models import Lab, Patient
+
+    before = (Patient.objects.count(), Lab.objects.count())
+    with pytest.raises(ValidationFailed) as info:
+        load_cohort_into_database(loaded, reason="again")
+    dupes = [p for p in info.value.problems if p.code == "duplicate"]
+    # every row of every keyed table is a duplicate of a stored one
+    assert len(dupes) == sum(loaded.counts().values())
+    assert all("already in the database" in p.expected for p in dupes)
+    assert (Patient.objects.count(), Lab.objects.count()) == before
+
+
+def test_import_reports_rows_as_in_the_file_and_is_all_or_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.convert import import_tables
+    from bvall.store.models import Lab
+
+    labs = pd.DataFrame(
+        [
+            {
+                "patient_id": "A01",
+                "test": "anc",
+                "value": "1.2",
+                "unit": "10^9/L",
+                "study_day": "8",
+            },
+            {
+                "patient_id": "A01",
+                "test": "anc",
+                "value": "abc",
+                "unit": "10^9/L",
+                "study_day": "9",
+            },
+            {
+                "patient_id": "Z99",
+                "test": "platelets",
+                "value": "50",
+                "unit": "10^9/L",
+                "study_day": "9",
+            },
+            {"patient_id": "A01", "test": "alt", "value": "40", "unit": "IU/mL", "study_day": "9"},
+        ]
+    )
+    before = Lab.objects.count()
+    report = import_tables({"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True)
+    assert not report.committed
+    found = {(p.row, p.column, p.code) for p in report.problems}
+    assert found == {(2, "value", "type"), (3, "patient_id", "reference"), (4, "unit", "unit")}
+    assert {p.file for p in report.problems} == {"labs.csv"}
+    assert Lab.objects.count() == before
+
+
+def test_import_of_valid_rows_writes_them_with_user_and_reason(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.convert import import_tables
+    from bvall.store.models import Lab
+
+    labs = pd.DataFrame(
+        [
+            {
+                "patient_id": "A02",
+                "test": "potassium",
+                "value": "4.1",
+                "unit": "mmol/L",
+                "date": "2025-05-02",
+            }
+        ]
+    )
+    report = import_tables(
+        {"labs": labs},
+        files={"labs": "labs.csv"},
+        user=users["admin"],
+        reason="transfer",
+        commit=True,
+    )
+    assert report.committed
+    assert report.new_rows == {"labs": 1}
+    lab = Lab.objects.get(patient_id="A02", test="potassium")
+    assert (lab.value, lab.unit) == (4.1, "mmol/L")
+    h = lab.history.get()
+    assert (h.history_user, h.history_change_reason) == (users["admin"], "transfer")
+
+
+def test_values_are_stored_as_entered_with_their_unit(loaded) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    hb = Lab.objects.get(patient_id="B01", test="hemoglobin")
+    assert (hb.value, hb.unit) == (8.7, "g/dL")  # not converted to g/L
+    anc = Lab.objects.get(patient_id="A01", test="anc", study_day=2)
+    assert anc.ref_low is None
+    assert anc.ref_high is None

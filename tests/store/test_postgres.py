@@ -1,0 +1,66 @@
+"""PostgreSQL: migrations, the append-only audit trail enforced by the database, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.live import POSTGRES_SKIP, load_benchmark, postgres_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    url = postgres_url()
+    if url is None:
+        pytest.skip(POSTGRES_SKIP)
+    live = load_benchmark("livestack")
+    home = tmp_path_factory.mktemp("pg")
+    with live.postgres_database(url) as database:
+        live.run_cli(home, "db", "init", "--database", database)
+        live.run_cli(home, "db", "load", "published", "--database", database)
+        yield live, home, database
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE labs_history SET value = 1",
+        "DELETE FROM labs_history",
+        "TRUNCATE labs_history",
+        "UPDATE patients_history SET history_change_reason = 'x'",
+        "DELETE FROM profiles_history",
+    ],
+)
+def test_postgres_refuses_to_change_the_audit_trail(pg, statement: str) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    _, _, database = pg
+    with (
+        psycopg.connect(database) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(statement)
+
+
+def test_postgres_round_trip_equals_the_published_cohort(pg, published, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from bvall.cohort import read_cohort
+
+    live, home, database = pg
+    live.run_cli(home, "db", "export", "--to", str(tmp_path / "out"), "--database", database)
+    assert read_cohort(tmp_path / "out").equals(published)
+    rows = live.query(database, "SELECT COUNT(*) FROM labs_history WHERE history_type = '+'")
+    assert rows == [(published["labs"].num_rows,)]
+
+
+def test_backup_from_postgres_restores_into_sqlite(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    live, home, database = pg
+    live.run_cli(home, "db", "backup", str(tmp_path / "bk.gz"), "--database", database)
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    live.run_cli(home, "db", "restore", str(tmp_path / "bk.gz"), "--database", target)
+    sql = "SELECT id, patient_id, test, value, unit FROM labs ORDER BY id"
+    assert live.query(database, sql) == live.query(target, sql)
+    sql = "SELECT history_id, id, history_type, history_change_reason FROM marrow_assessments_history ORDER BY history_id"
+    assert live.query(database, sql) == live.query(target, sql)

@@ -1,0 +1,109 @@
+"""The JSON API: authentication, schema, the same validation, conflicts and audit as the pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def _token_client(user) -> tuple[Client, dict[str, str]]:  # type: ignore[no-untyped-def]
+    from bvall.store.tokens import create_token
+
+    _, raw = create_token(user, "test")
+    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def test_openapi_schema_lists_the_endpoints_for_token_holders(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    assert Client().get("/api/openapi.json").status_code == 401
+    c, auth = _token_client(users["monitor"])
+    r = c.get("/api/openapi.json", **auth)
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for p in (
+        "/api/patients",
+        "/api/patients/{pid}",
+        "/api/tables/{table}/{pk}",
+        "/api/import",
+        "/api/audit",
+        "/api/patients/{pid}/labs",
+    ):
+        assert p in paths
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/patients", "/api/me", "/api/audit", "/api/tables/labs", "/api/patients/A01"]
+)
+def test_every_api_call_needs_credentials(loaded, path: str) -> None:
+    assert Client().get(path).status_code == 401
+    assert Client().get(path, HTTP_AUTHORIZATION="Bearer bvall_not-a-token").status_code == 401
+
+
+def test_revoked_token_and_inactive_user_are_refused(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.tokens import create_token, revoke_token
+
+    token, raw = create_token(users["monitor"], "t")
+    assert Client().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    revoke_token(users["monitor"], token.pk)
+    assert Client().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+    _, raw2 = create_token(users["investigator"], "t")
+    users["investigator"].is_active = False
+    users["investigator"].save()
+    assert Client().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {raw2}").status_code == 401
+
+
+def test_lab_day_update_conflict_and_audit_through_the_api(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c, auth = _token_client(users["data_entry"])
+    body = {
+        "study_day": 4,
+        "labs": [
+            {"test": "anc", "value": 0.7, "unit": "10^9/L"},
+            {"test": "platelets", "value": "x", "unit": "10^9/L"},
+        ],
+    }
+    r = c.post("/api/patients/A01/labs", json.dumps(body), content_type="application/json", **auth)
+    assert r.status_code == 422
+    assert [(p["row"], p["column"]) for p in r.json()["problems"]] == [(5, "value")]
+    body["labs"][1]["value"] = 35
+    r = c.post("/api/patients/A01/labs", json.dumps(body), content_type="application/json", **auth)
+    assert r.status_code == 201
+    pk = r.json()["ids"][0]
+    upd = {"values": {"value": 0.75}, "version": 1, "reason": "re-read"}
+    r = c.put(f"/api/tables/labs/{pk}", json.dumps(upd), content_type="application/json", **auth)
+    assert r.status_code == 200
+    assert r.json()["version"] == 2
+    r = c.put(f"/api/tables/labs/{pk}", json.dumps(upd), content_type="application/json", **auth)
+    assert r.status_code == 409
+    assert r.json()["saved"]["value"] == 0.75
+    assert r.json()["yours"] == {"value": 0.75}
+    ic, iauth = _token_client(users["investigator"])
+    entries = ic.get("/api/audit?patient=A01&table=labs", **iauth).json()
+    assert entries[0]["reason"] == "re-read"
+    assert entries[0]["changes"] == [{"field": "value", "before": "0.7", "after": "0.75"}]
+
+
+def test_derived_panels_answer_503_until_the_engines_land(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c, auth = _token_client(users["investigator"])
+    r = c.get("/api/patients/A01/derived/grades_alerts", **auth)
+    assert r.status_code == 503
+    assert r.json()["available"] is False
+    assert "not installed" in r.json()["detail"] or "not yet connected" in r.json()["detail"]
+    assert c.get("/api/analysis", **auth).status_code == 503
+
+
+def test_api_import_validates_and_commits(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from bvall.store.models import Lab
+
+    c, auth = _token_client(users["data_entry"])
+    f = SimpleUploadedFile(
+        "labs.csv", b"patient_id,test,value,unit,study_day\nA02,anc,1.5,10^9/L,6\n"
+    )
+    r = c.post("/api/import", {"files": [f], "commit": "true", "reason": "api"}, **auth)
+    assert r.status_code == 200
+    assert r.json()["committed"] is True
+    assert Lab.objects.get(patient_id="A02").value == 1.5

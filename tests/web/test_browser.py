@@ -1,0 +1,254 @@
+"""Browser tests: Playwright drives Debian's Chromium against a real `bvall serve`.
+
+Set BVALL_SCREENSHOTS_DIR=docs/screenshots to refresh the screenshots in the documentation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live import CHROMIUM, CHROMIUM_ARGS, load_benchmark
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    live = load_benchmark("livestack")
+    home = tmp_path_factory.mktemp("browser")
+    srv = live.LiveServer(home, f"sqlite:///{home / 'bvall.db'}").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = os.environ.get("BVALL_SCREENSHOTS_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _login(browser: Any, server: Any, username: str, password: str) -> Any:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    page.goto(server.url + "/")
+    assert "/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    return page
+
+
+@pytest.fixture(scope="module")
+def admin_page(browser: Any, server: Any, shots: Path) -> Any:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    page.goto(server.url + "/login/")
+    page.screenshot(path=str(shots / "login.png"))
+    return _login(browser, server, "admin", server.admin_password)
+
+
+def test_log_in_and_see_the_cohort(admin_page: Any, shots: Path) -> None:
+    page = admin_page
+    page.goto(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/")
+    assert page.locator("h1").first.inner_text().startswith("Patients")
+    assert page.locator("table.cohort tbody tr").count() == 13
+    # htmx filter (served from the app's own static files, under the CSP)
+    from playwright.sync_api import expect
+
+    page.fill("input[name=q]", "P1")
+    expect(page.locator("#cohort-rows tr")).to_have_count(4)
+    page.fill("input[name=q]", "")
+    expect(page.locator("#cohort-rows tr")).to_have_count(13)
+    page.screenshot(path=str(shots / "cohort.png"), full_page=True)
+
+
+def test_enter_a_days_labs_and_see_them_saved(admin_page: Any, server: Any, shots: Path) -> None:
+    page = admin_page
+    page.goto(server.url + "/patients/P04/labs/day/")
+    page.fill("input[name=study_day]", "3")
+    page.fill("#value_anc", "0,4")
+    page.fill("#value_platelets", "22")
+    page.click("text=Save the day's labs")
+    assert page.locator(".msg-error").first.is_visible()
+    assert "expected a number" in page.locator("tr.has-error").first.inner_text()
+    page.screenshot(path=str(shots / "lab-day-errors.png"), full_page=True)
+    page.fill("#value_anc", "0.4")
+    page.fill("#value_hemoglobin", "8.1")
+    page.select_option("select[name=unit_hemoglobin]", "g/dL")
+    page.click("text=Save the day's labs")
+    page.wait_for_url(re.compile(r".*/patients/P04/#labs$"))
+    assert "Saved 3 lab value(s) for P04" in page.locator(".msg-success").inner_text()
+    pivot = page.locator("table.pivot").inner_text()
+    assert "D3" in pivot
+    assert "0.4" in pivot
+    assert "22" in pivot
+    assert "8.1" in pivot
+    # enter two more days so the charts have a course to show
+    for day, anc, plt in (("5", "0.2", "15"), ("8", "0.9", "31")):
+        page.goto(server.url + "/patients/P04/labs/day/")
+        page.fill("input[name=study_day]", day)
+        page.fill("#value_anc", anc)
+        page.fill("#value_platelets", plt)
+        page.click("text=Save the day's labs")
+        page.wait_for_url(re.compile(r".*/patients/P04/#labs$"))
+    assert page.locator("svg.chart[aria-label='Absolute neutrophil count'] circle").count() == 3
+    # a closed section loads its rows through htmx when opened
+    page.click("#section-provenance summary")
+    page.wait_for_selector("#section-provenance table.grid")
+    page.click("#section-provenance summary")
+    page.screenshot(path=str(shots / "patient.png"), full_page=True)
+
+
+def test_upload_a_bad_file_and_see_every_error(
+    admin_page: Any, server: Any, shots: Path, tmp_path: Path
+) -> None:
+    page = admin_page
+    bad = tmp_path / "labs.csv"
+    bad.write_text(
+        "patient_id,test,value,unit,study_day\n"
+        "P01,anc,0.5,10^9/L,2\n"  # fine
+        "P01,anc,abc,10^9/L,3\n"  # not a number
+        "P01,alt,40,IU/mL,3\n"  # unit not accepted for ALT
+        "P99,platelets,40,10^9/L,3\n"  # no such patient
+        "P01,platelets,40000,10^9/L,3\n"  # implausible
+        "P01,potasium,4.1,mmol/L,3\n",  # unknown test, with a suggestion
+        encoding="utf-8",
+    )
+    page.goto(server.url + "/import/")
+    page.set_input_files("input[type=file]", str(bad))
+    page.click("text=Check files")
+    head = page.locator("#import-problems-head").inner_text()
+    assert "5 problems found; nothing was written." in head
+    rows = page.locator("#import-problems tbody tr")
+    assert rows.count() == 5
+    text = page.locator("#import-problems").inner_text()
+    for expected in (
+        "a number",
+        "a unit accepted for Alanine aminotransferase",
+        "exists in patients",
+        "plausible Platelets",
+        "did you mean 'potassium'",
+    ):
+        assert expected in text
+    page.screenshot(path=str(shots / "import-errors.png"), full_page=True)
+    page.goto(server.url + "/patients/P01/")
+    assert "0.5" not in page.locator("#labs").inner_text()  # the good row was not written either
+
+
+def test_edit_a_value_with_a_reason_and_find_it_in_the_audit_log(
+    admin_page: Any, server: Any, shots: Path
+) -> None:
+    page = admin_page
+    page.goto(server.url + "/patients/P04/")
+    row = page.locator("#section-marrow_assessments tbody tr", has_text="diagnosis")
+    row.locator("text=edit").click()
+    page.fill("#id_blasts_percent", "93.5")
+    page.click("button:has-text('Save')")
+    assert "A reason is required" in page.locator(".msg-error").inner_text()
+    page.fill("#id_reason", "re-read from the marrow report")
+    page.click("button:has-text('Save')")
+    page.wait_for_url(server.url + "/patients/P04/")
+    page.goto(server.url + "/audit/?patient=P04&table=marrow_assessments")
+    first = page.locator("table.audit tbody tr").first
+    assert "re-read from the marrow report" in first.inner_text()
+    assert "94 → 93.5" in first.inner_text()
+    assert "admin" in first.inner_text()
+    assert "changed" in first.inner_text()
+    page.screenshot(path=str(shots / "audit.png"), full_page=True)
+
+
+def test_two_editors_get_a_conflict_page_with_both_versions(
+    browser: Any, admin_page: Any, server: Any, shots: Path
+) -> None:
+    first = admin_page
+    second = _login(browser, server, "admin", server.admin_password)
+    first.goto(server.url + "/patients/P02/")
+    url = (
+        first.locator("#section-adverse_events tbody tr")
+        .first.locator("text=edit")
+        .get_attribute("href")
+    )
+    first.goto(server.url + url)
+    second.goto(server.url + url)
+    first.fill("#id_notes", "resolved within 48 h")
+    first.fill("#id_reason", "added from the discharge letter")
+    first.click("button:has-text('Save')")
+    second.fill("#id_notes", "resolved within 2 days")
+    second.fill("#id_reason", "added from the ward notes")
+    second.click("button:has-text('Save')")
+    assert "Someone else saved this record" in second.locator(".msg-error").inner_text()
+    table = second.locator("table.conflict").inner_text()
+    assert "resolved within 48 h" in table
+    assert "resolved within 2 days" in table
+    second.screenshot(path=str(shots / "conflict.png"), full_page=True)
+
+
+def test_a_monitor_is_refused_pages_the_role_may_not_see(
+    browser: Any, server: Any, shots: Path
+) -> None:
+    live = load_benchmark("livestack")
+    out = live.run_cli(
+        server.home,
+        "user",
+        "add",
+        "monitor1",
+        "--role",
+        "monitor",
+        "--site",
+        "JSPH",
+        "--database",
+        server.database,
+    )
+    password = re.search(r"password (\S+)", out).group(1)  # type: ignore[union-attr]
+    page = _login(browser, server, "monitor1", password)
+    assert page.locator("table.cohort tbody tr").count() == 13
+    assert page.locator("nav >> text=Import").count() == 0
+    for path in ("/import/", "/users/", "/patients/P01/labs/day/"):
+        response = page.goto(server.url + path)
+        assert response.status == 403, path
+        assert "Not allowed" in page.locator("h1").inner_text()
+    page.screenshot(path=str(shots / "refused.png"))
+    page.goto(server.url + "/analysis/")
+    page.screenshot(path=str(shots / "analysis.png"), full_page=True)
+
+
+def test_screens_of_users_and_account(admin_page: Any, server: Any, shots: Path) -> None:
+    page = admin_page
+    page.goto(server.url + "/users/")
+    assert (
+        "monitor1" in page.locator("table.grid").inner_text()
+        or "admin" in page.locator("table.grid").inner_text()
+    )
+    page.screenshot(path=str(shots / "users.png"), full_page=True)
+    page.goto(server.url + "/account/")
+    page.fill("input[name=name]", "analysis laptop")
+    page.click("text=Create token")
+    assert page.locator("#new-token").inner_text().startswith("bvall_")
+    page.screenshot(path=str(shots / "account.png"), full_page=True)

@@ -1,0 +1,38 @@
+"""The load benchmark, shortened: concurrent page reads and lab writes on a live server, then
+every acknowledged write is checked in the database with its audit row. (Latency figures are
+printed by benchmarks/load.py, never asserted here.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.live import POSTGRES_SKIP, load_benchmark, postgres_url
+
+
+def _run(home: Path, database: str) -> None:
+    load = load_benchmark("load")
+    server = load.LiveServer(home, database).start()
+    try:
+        result = load.run_load(server, clients=4, seconds=3)
+    finally:
+        server.stop()
+    assert result.errors == []
+    assert len(result.latencies["page"]) > 5
+    assert len(result.acks) > 0
+    assert load.verify_writes(database, result.acks) == []
+
+
+def test_short_load_on_sqlite(tmp_path: Path) -> None:
+    _run(tmp_path, f"sqlite:///{tmp_path / 'bvall.db'}")
+
+
+@pytest.mark.postgres
+def test_short_load_on_postgres(tmp_path: Path) -> None:
+    url = postgres_url()
+    if url is None:
+        pytest.skip(POSTGRES_SKIP)
+    live = load_benchmark("livestack")
+    with live.postgres_database(url) as database:
+        _run(tmp_path, database)

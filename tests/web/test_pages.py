@@ -1,0 +1,265 @@
+"""The pages as a study coordinator uses them (Django test client, in-process)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def _slot_text(package: str, engine: str) -> str:
+    """What an unconnected slot says: the engine is missing, or present but not wired yet."""
+    from bvall.web.derived import engine_installed
+
+    state = (
+        "is installed but not yet connected"
+        if engine_installed(package)
+        else "is not installed in this build"
+    )
+    return f"The {engine} ({package}) {state}"
+
+
+def _client(user) -> Client:  # type: ignore[no-untyped-def]
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_cohort_list_shows_visible_patients_with_study_day_and_reported_response(
+    loaded, users
+) -> None:  # type: ignore[no-untyped-def]
+    html = _client(users["investigator"]).get("/").content.decode()
+    assert "A01" in html
+    assert "A02" in html
+    assert "B01" not in html  # site B
+    assert "CR, MRD−" in html  # reported marrow of A01
+    assert "2025-03-03" in html  # induction D1 of A01
+    assert "SYNTHETIC DEMO DATA" in html  # the loaded cohort's metadata says synthetic
+    assert _slot_text("bvall.criteria", "criteria engine") in html
+
+
+def test_htmx_filter_returns_only_rows(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    r = _client(users["admin"]).get("/?q=B0", HTTP_HX_REQUEST="true")
+    html = r.content.decode()
+    assert "<html" not in html
+    assert "B01" in html
+    assert "A01" not in html
+
+
+def test_patient_page_shows_observed_data_and_plain_slots(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    html = _client(users["investigator"]).get("/patients/A01/").content.decode()
+    assert "<svg" in html
+    assert "Absolute neutrophil count" in html
+    assert "Febrile neutropenia" in html
+    assert "blood cultures negative" in html
+    for slot in (
+        "Grades and alerts",
+        "Plan against doses given",
+        "CRS, ICANS and TLS episodes",
+        "Derived response",
+    ):
+        assert slot in html
+    assert _slot_text("bvall.criteria", "criteria engine") in html
+    assert _slot_text("bvall.regimen", "regimen planner") in html
+    # no derived grade is shown anywhere
+    assert not re.search(r"grade [1-5]: ANC", html)
+
+
+def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    c = _client(users["data_entry"])
+    form = c.get("/patients/A02/labs/day/").content.decode()
+    assert 'name="value_anc"' in form
+    assert 'name="unit_hemoglobin"' in form
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {
+            "study_day": "3",
+            "date": "2025-05-05",
+            "value_anc": "0.9",
+            "unit_anc": "10^9/L",
+            "value_hemoglobin": "9.1",
+            "unit_hemoglobin": "g/dL",
+            "reason": "",
+        },
+    )
+    assert r.status_code == 302
+    saved = {
+        (lab.test, lab.value, lab.unit, lab.study_day)
+        for lab in Lab.objects.filter(patient_id="A02")
+    }
+    assert saved == {("anc", 0.9, "10^9/L", 3), ("hemoglobin", 9.1, "g/dL", 3)}
+
+
+def test_days_labs_form_shows_field_messages_and_saves_nothing(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    c = _client(users["data_entry"])
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {
+            "value_anc": "0,9",
+            "unit_anc": "10^9/L",
+            "value_potassium": "40",
+            "unit_potassium": "mmol/L",
+        },
+    )
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "Not saved." in html
+    assert "value: &#x27;0,9&#x27;: expected a number" in html
+    assert "plausible Potassium" in html
+    assert "at least one of date, study_day, timepoint" in html
+    assert not Lab.objects.filter(patient_id="A02").exists()
+
+
+def test_edit_with_reason_appears_in_the_audit_log(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    lab = Lab.objects.get(patient_id="A01", test="platelets")
+    c = _client(users["investigator"])
+    page = c.get(f"/records/labs/{lab.pk}/edit/").content.decode()
+    assert 'name="version"' in page
+    assert 'value="41"' in page
+    r = c.post(
+        f"/records/labs/{lab.pk}/edit/",
+        {
+            "test": "platelets",
+            "value": "14",
+            "unit": "10^9/L",
+            "study_day": "1",
+            "version": "1",
+            "reason": "",
+        },
+    )
+    assert "A reason is required" in r.content.decode()
+    r = c.post(
+        f"/records/labs/{lab.pk}/edit/",
+        {
+            "test": "platelets",
+            "value": "14",
+            "unit": "10^9/L",
+            "study_day": "1",
+            "version": "1",
+            "reason": "digits swapped",
+        },
+    )
+    assert r.status_code == 302
+    audit = c.get("/audit/?patient=A01").content.decode()
+    assert "digits swapped" in audit
+    assert "<del>41</del> → <ins>14</ins>" in audit
+
+
+def test_conflicting_edit_shows_both_versions_and_loses_nothing(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    lab = Lab.objects.get(patient_id="A01", test="platelets")
+    a, b = _client(users["investigator"]), _client(users["data_entry"])
+    base = {"test": "platelets", "unit": "10^9/L", "study_day": "1", "version": "1"}
+    assert (
+        a.post(
+            f"/records/labs/{lab.pk}/edit/", {**base, "value": "40", "reason": "first"}
+        ).status_code
+        == 302
+    )
+    r = b.post(f"/records/labs/{lab.pk}/edit/", {**base, "value": "39", "reason": "second"})
+    html = r.content.decode()
+    assert r.status_code == 409
+    assert "Someone else saved this record" in html
+    assert ">40<" in html
+    assert ">39<" in html
+    assert 'name="version" value="2"' in html  # re-apply on top of the saved version
+    lab.refresh_from_db()
+    assert lab.value == 40.0
+
+
+def test_import_page_lists_every_problem_then_commits_a_good_file(
+    loaded, users, tmp_path, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Lab
+
+    settings.HOME = tmp_path
+    c = _client(users["data_entry"])
+    bad = io.BytesIO(
+        b"patient_id,test,value,unit,study_day\nA02,anc,x,10^9/L,4\nA02,alt,30,IU/mL,4\nZZ9,anc,1,10^9/L,4\nA02,anc,1,10^9/L,\n"
+    )
+    bad.name = "labs.csv"
+    html = c.post("/import/", {"files": [bad], "reason": "batch"}).content.decode()
+    assert "4 problems found; nothing was written." in html
+    for expected in (
+        "a number",
+        "a unit accepted for Alanine aminotransferase",
+        "exists in patients",
+        "at least one of date, study_day, timepoint",
+    ):
+        assert expected in html
+    good = io.BytesIO(b"patient_id,test,value,unit,study_day\nA02,anc,1.1,10^9/L,4\n")
+    good.name = "labs.csv"
+    html = c.post("/import/", {"files": [good], "reason": "batch"}).content.decode()
+    token = re.search(r"/import/([0-9a-f]+)/commit/", html).group(1)  # type: ignore[union-attr]
+    assert not Lab.objects.filter(patient_id="A02").exists()
+    r = c.post(f"/import/{token}/commit/", {"reason": "batch"})
+    assert r.status_code == 302
+    assert Lab.objects.get(patient_id="A02").value == 1.1
+    # a committed upload cannot be committed twice
+    assert c.post(f"/import/{token}/commit/", {"reason": "batch"}).status_code == 404
+
+
+def test_new_patient_and_generic_record_forms(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Patient, Vital
+
+    c = _client(users["data_entry"])
+    r = c.post(
+        "/patients/new/",
+        {"patient_id": "A03", "site_id": "SITEA", "sex": "F", "age_years": "55", "reason": ""},
+    )
+    assert r.status_code == 302
+    assert Patient.objects.filter(patient_id="A03").exists()
+    r = c.post(
+        "/patients/A03/vitals/new/",
+        {
+            "study_day": "2",
+            "temperature_c": "39.4",
+            "vasopressors": ["norepinephrine"],
+            "oxygen_device": "low_flow_nasal_cannula",
+        },
+    )
+    assert r.status_code == 302
+    v = Vital.objects.get(patient_id="A03")
+    assert (v.temperature_c, v.vasopressors, v.oxygen_device) == (
+        39.4,
+        "norepinephrine",
+        "low_flow_nasal_cannula",
+    )
+    r = c.post("/patients/A03/vitals/new/", {"study_day": "3", "temperature_c": "52"})
+    assert "at most 45 °C" in r.content.decode()
+
+
+def test_users_sites_and_tokens(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c = _client(users["admin"])
+    r = c.post(
+        "/users/new/", {"username": "nurse1", "role": "data_entry", "sites": [], "active": "on"}
+    )
+    html = r.content.decode()
+    assert "Password of <b>nurse1</b>" in html
+    assert "SITEA" in c.get("/sites/").content.decode()
+    me = _client(users["monitor"])
+    html = me.post("/account/", {"action": "token", "name": "laptop"}).content.decode()
+    token = re.search(r'id="new-token">(bvall_[\w-]+)<', html).group(1)  # type: ignore[union-attr]
+    api = Client()
+    r = api.get("/api/patients", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 200
+    assert {p["patient_id"] for p in r.json()} == {"A01", "A02"}
+
+
+def test_analysis_and_monitoring_pages_say_plainly_what_is_not_there(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c = _client(users["investigator"])
+    html = c.get("/analysis/").content.decode()
+    assert _slot_text("bvall.stats", "statistics") in html
+    assert _slot_text("bvall.report", "report renderer") in html
+    assert _slot_text("bvall.design", "trial design") in c.get("/monitoring/").content.decode()
