@@ -10,6 +10,7 @@ from bvall import __version__
 from bvall.cli import audit as _audit
 from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
+from bvall.cli import derive as _derive
 from bvall.cli import design as _design
 from bvall.cli import plan as _plan
 from bvall.cli import serve as _serve
@@ -53,6 +54,7 @@ app.command("audit")(_audit.audit)
 app.command("vocab")(_vocab.vocab)
 app.add_typer(_plan.app, name="plan")
 app.command("regimens")(_plan.regimens)
+app.command("derive")(_derive.derive)
 
 
 def main(argv: list[str] | None = None) -> None:

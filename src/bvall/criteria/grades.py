@@ -1,0 +1,292 @@
+"""Toxicity grades of a cohort: every lab value and clinical event graded (:func:`derive_grades`)
+and the worst grade per patient and term during induction (:func:`derive_worst_grades`), beside
+the grade the investigator reported.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from bvall.cohort.model import Cohort
+from bvall.criteria.clinical import febrile_neutropenia, lung_infection, medication_days
+from bvall.criteria.exposure import induction_windows
+from bvall.criteria.expressions import Workspace, arg_max, minutes_of, workspace_for
+from bvall.criteria.grading import grade_lab_values
+from bvall.criteria.lab_criteria import load_lab_criteria
+from bvall.criteria.labs import prepare_labs
+from bvall.criteria.rules import load_rule_file
+from bvall.criteria.settings import CriteriaSettings
+
+GRADE_COLUMNS = (
+    "patient_id",
+    "kind",
+    "term_id",
+    "term",
+    "test",
+    "day",
+    "time",
+    "timepoint",
+    "value",
+    "unit",
+    "qualifier",
+    "value_si",
+    "unit_si",
+    "graded_si",
+    "lln_si",
+    "uln_si",
+    "baseline_si",
+    "baseline_day",
+    "grade",
+    "reason",
+    "rule_id",
+    "rule_version",
+    "inputs",
+    "explanation",
+)
+
+WORST_COLUMNS = (
+    "patient_id",
+    "term_id",
+    "term",
+    "worst_grade",
+    "worst_grade_source",
+    "derived_grade",
+    "reported_grade",
+    "reported_events",
+    "agrees",
+    "worst_day",
+    "values_graded",
+    "values_not_gradable",
+    "rule_id",
+    "rule_version",
+    "explanation",
+)
+
+
+def cohort_labs(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The cohort's labs with study days, minutes, canonical units and baselines (computed once
+    per workspace)."""
+
+    def build() -> ir.Table:
+        labs = ws.with_day("labs")
+        labs = labs.mutate(minute=minutes_of(labs.time))
+        return prepare_labs(labs, settings)
+
+    return ws.cached("labs", build)
+
+
+def _medications(ws: Workspace) -> ir.Table:
+    m = medication_days(ws)
+    return m.select("patient_id", "drug", start_day=m.m_start, end_day=m.m_end)
+
+
+def grade_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """Every graded lab value and clinical event of the cohort (columns :data:`GRADE_COLUMNS`),
+    computed once per workspace."""
+    return ws.cached("grades", lambda: _grades(ws, settings))
+
+
+def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    labs = cohort_labs(ws, settings)
+    censored = bool(ws.cohort["labs"].column("qualifier").null_count < ws.cohort["labs"].num_rows)
+    lab = grade_lab_values(labs, settings, medications=_medications(ws), censored=censored)
+    lab = lab.select(
+        "patient_id",
+        kind=ibis.literal("lab"),
+        term_id=lab.term_id,
+        term=lab.term,
+        test=lab.test,
+        day=lab.day,
+        time=lab.time,
+        timepoint=lab.timepoint,
+        value=lab.value,
+        unit=lab.unit,
+        qualifier=lab.qualifier,
+        value_si=lab.value_si,
+        unit_si=lab.unit_si,
+        graded_si=lab.graded_si,
+        lln_si=lab.lln_si,
+        uln_si=lab.uln_si,
+        baseline_si=lab.base_si,
+        baseline_day=lab.base_day,
+        grade=lab.grade,
+        reason=lab.reason,
+        rule_id=lab.rule_id,
+        rule_version=lab.rule_version,
+        inputs=lab.inputs,
+        explanation=lab.explanation,
+    )
+    version = load_rule_file("ctcae_v5_clinical").rule_version
+    clinical = []
+    for part in (febrile_neutropenia(ws, settings, labs), lung_infection(ws, settings)):
+        clinical.append(
+            part.select(
+                "patient_id",
+                kind=ibis.literal("clinical"),
+                term_id=part.term_id,
+                term=part.term,
+                test=ibis.null("string"),
+                day=part.day.cast("int64"),
+                time=ibis.null("string"),
+                timepoint=ibis.null("string"),
+                value=ibis.null("float64"),
+                unit=ibis.null("string"),
+                qualifier=ibis.null("string"),
+                value_si=ibis.null("float64"),
+                unit_si=ibis.null("string"),
+                graded_si=ibis.null("float64"),
+                lln_si=ibis.null("float64"),
+                uln_si=ibis.null("float64"),
+                baseline_si=ibis.null("float64"),
+                baseline_day=ibis.null("int64"),
+                grade=part.grade,
+                reason=part.reason,
+                rule_id=part.rule_id,
+                rule_version=ibis.literal(version),
+                inputs=part.inputs,
+                explanation=part.explanation,
+            )
+        )
+    return ibis.union(lab, *clinical)
+
+
+def derive_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
+    """Every lab value graded against its CTCAE v5.0 terms, and every febrile neutropenia and
+    reported lung infection graded from observations; one row per value (or event) and term.
+
+    ``grade`` is NULL when the value is not gradable; ``reason`` says why.
+    """
+    settings = settings or CriteriaSettings()
+    ws = workspace_for(cohort, settings)
+    expr = grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
+    return ws.execute(expr)
+
+
+def _reported_terms() -> dict[str, str]:
+    """term_id -> the adverse_events term code that reports it."""
+    lab = load_lab_criteria()
+    out = {t.id: t.term for t in lab.terms.values()}
+    out.update({g.id: g.term for g in lab.groups.values()})
+    out.update({"febrile_neutropenia": "Febrile neutropenia", "lung_infection": "Lung infection"})
+    return out
+
+
+def worst_grade_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """Worst derived grade per patient and term during induction, beside the reported grade
+    (computed once per workspace)."""
+    return ws.cached("worst", lambda: _worst(ws, settings))
+
+
+def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    lab_criteria = load_lab_criteria()
+    graded = grade_expression(ws, settings)
+    win = induction_windows(ws, settings.induction_max_day)
+    g = graded.join(win, graded.patient_id == win.w_patient)
+    g = g.filter((g.day >= g.w_start) & (g.day <= g.w_end))
+    parts = [
+        g.select(
+            "patient_id",
+            "term_id",
+            "term",
+            "day",
+            "grade",
+            "rule_id",
+            "rule_version",
+            "explanation",
+        )
+    ]
+    for group in lab_criteria.groups.values():
+        members = g.filter(g.term_id.isin(list(group.members)))
+        parts.append(
+            members.select(
+                "patient_id",
+                term_id=ibis.literal(group.id),
+                term=ibis.literal(group.term),
+                day=members.day,
+                grade=members.grade,
+                rule_id=members.rule_id,
+                rule_version=members.rule_version,
+                explanation=members.explanation,
+            )
+        )
+    allg = ibis.union(*parts)
+    order = allg.grade.fill_null(-1) * 100000 - allg.day
+    derived = allg.group_by(["patient_id", "term_id"]).aggregate(
+        term=allg.term.first(),
+        derived_grade=allg.grade.max(),
+        worst_day=arg_max(allg.day, order),
+        values_graded=allg.grade.count(),
+        values_not_gradable=allg.grade.isnull().sum().cast("int64"),
+        rule_id=arg_max(allg.rule_id, order),
+        rule_version=arg_max(allg.rule_version, order),
+        explanation=arg_max(allg.explanation, order),
+    )
+    terms = _reported_terms()
+    codes = ibis.memtable({"c_term_id": list(terms), "c_code": list(terms.values())})
+    ae = ws.table("adverse_events")
+    reported = (
+        ae.join(codes, ae.term == codes.c_code)
+        .group_by(["patient_id", "c_term_id"])
+        .aggregate(
+            reported_grade=ae.grade.max(), reported_events=ae.term.count(), r_term=ae.term.first()
+        )
+    )
+    full = derived.outer_join(
+        reported,
+        [derived.patient_id == reported.patient_id, derived.term_id == reported.c_term_id],
+    )
+    patient = full.patient_id.fill_null(full.patient_id_right)
+    term_id = full.term_id.fill_null(full.c_term_id)
+    source = ibis.cases(
+        (full.derived_grade.notnull(), "derived"),
+        (full.reported_grade.notnull(), "reported"),
+        else_="missing",
+    )
+    worst = full.derived_grade.fill_null(full.reported_grade)
+    agrees = ibis.ifelse(
+        full.derived_grade.notnull() & full.reported_grade.notnull(),
+        full.derived_grade == full.reported_grade,
+        ibis.null("boolean"),
+    )
+    explanation = ibis.cases(
+        (full.derived_grade.notnull(), full.explanation),
+        (
+            full.reported_grade.notnull(),
+            ibis.literal("grade ")
+            + full.reported_grade.cast("string")
+            + " as reported by the investigator (no observations to derive it from)",
+        ),
+        (
+            full.reported_events > 0,
+            ibis.literal("reported by the investigator without a grade"),
+        ),
+        else_=ibis.literal("no observations and no reported grade"),
+    )
+    return full.select(
+        patient_id=patient,
+        term_id=term_id,
+        term=full.term.fill_null(full.r_term),
+        worst_grade=worst,
+        worst_grade_source=source,
+        derived_grade=full.derived_grade,
+        reported_grade=full.reported_grade,
+        reported_events=full.reported_events.fill_null(0),
+        agrees=agrees,
+        worst_day=full.worst_day,
+        values_graded=full.values_graded.fill_null(0),
+        values_not_gradable=full.values_not_gradable.fill_null(0),
+        rule_id=full.rule_id,
+        rule_version=full.rule_version,
+        explanation=explanation,
+    )
+
+
+def derive_worst_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
+    """Worst grade per patient and term during induction (D1 to the day before the next course,
+    at most ``induction_max_day``), derived from observations when they exist, else reported."""
+    settings = settings or CriteriaSettings()
+    ws = workspace_for(cohort, settings)
+    expr = worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])
+    return ws.execute(expr)

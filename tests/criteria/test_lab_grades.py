@@ -1,0 +1,510 @@
+"""CTCAE v5.0 lab grades: boundary tables, one per term.
+
+Every row is (term, test, value, unit, LLN, ULN, baseline, expected grade) with the CTCAE v5.0
+wording it checks (NCI CTCAE v5.0, 27 Nov 2017; SI encoding of pharmaverse/admiral
+ncictcaev5.json, CLINICAL.md 1.2). Each table has the values just below, at and just above every
+threshold, a value in another accepted unit, a unit the test does not accept, a missing reference
+range and, for baseline-dependent terms, a missing baseline. ``None`` = not gradable.
+All cases are graded in one query (one patient per case: baseline on day 0, value on day 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from bvall.cohort.units import lab_test
+from bvall.criteria.grading import grade_lab_values
+from bvall.criteria.labs import prepare_labs
+from bvall.criteria.settings import CriteriaSettings
+from bvall.errors import UnknownUnitError
+
+
+@dataclass(frozen=True)
+class Case:
+    term: str
+    test: str
+    value: float
+    unit: str
+    lln: float | None
+    uln: float | None
+    expected: int | None
+    baseline: float | None = None  # same unit as the value, on day 0, same reference range
+    qualifier: str | None = None
+    albumin: float | None = 40.0
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def L(term: str, test: str, unit: str, lln: float | None, uln: float | None):  # type: ignore[no-untyped-def]  # noqa: N802
+    def make(value: float, expected: int | None, **kw: Any) -> Case:
+        kw.setdefault("lln", lln)
+        kw.setdefault("uln", uln)
+        kw.setdefault("unit", unit)
+        return Case(term, test, value, expected=expected, **kw)
+
+    return make
+
+
+ANC = L("neutrophil_count_decreased", "anc", "10^9/L", 1.8, 6.3)
+PLT = L("platelet_count_decreased", "platelets", "10^9/L", 125.0, 350.0)
+HB = L("anemia", "hemoglobin", "g/L", 130.0, 175.0)
+WBC = L("white_blood_cell_decreased", "wbc", "10^9/L", 3.5, 9.5)
+ALC = L("lymphocyte_count_decreased", "alc", "10^9/L", 1.1, 3.2)
+ALT = L("alanine_aminotransferase_increased", "alt", "U/L", 9.0, 50.0)
+AST = L("aspartate_aminotransferase_increased", "ast", "U/L", 15.0, 40.0)
+BILI = L("blood_bilirubin_increased", "bilirubin", "µmol/L", 3.4, 20.0)
+CREAT = L("creatinine_increased", "creatinine", "µmol/L", 57.0, 100.0)
+FIB = L("fibrinogen_decreased", "fibrinogen", "g/L", 2.0, 4.0)
+HYPERK = L("hyperkalemia", "potassium", "mmol/L", 3.5, 5.3)
+HYPOK = L("hypokalemia", "potassium", "mmol/L", 3.5, 5.3)
+HYPOCA = L("hypocalcemia", "calcium", "mmol/L", 2.11, 2.52)
+ICA = L("hypocalcemia_ionized", "calcium_ionized", "mmol/L", 1.15, 1.32)
+URIC = L("hyperuricemia", "uric_acid", "µmol/L", 208.0, 428.0)
+
+CASES: list[Case] = [
+    # Neutrophil count decreased: G1 <LLN-1.5; G2 <1.5-1.0; G3 <1.0-0.5; G4 <0.5 x 10e9/L.
+    ANC(0.49, 4),
+    ANC(0.5, 3),
+    ANC(0.51, 3),
+    ANC(0.99, 3),
+    ANC(1.0, 2),
+    ANC(1.01, 2),
+    ANC(1.49, 2),
+    ANC(1.5, 1),
+    ANC(1.51, 1),
+    ANC(1.79, 1),
+    ANC(1.8, 0),
+    ANC(1.81, 0),
+    ANC(490.0, 4, unit="/µL", note="<500/mm3"),
+    ANC(500.0, 3, unit="/µL"),
+    ANC(0.3, None, unit="IU/mL", note="unit not accepted"),
+    ANC(0.4, 4, lln=None, note="caught by the absolute grade 4 threshold without an LLN"),
+    ANC(1.7, None, lln=None, note="grade 1 needs the LLN"),
+    ANC(2.5, None, lln=None, note="grade 0 needs the LLN too"),
+    ANC(0.1, 4, qualifier="<", note="'<0.1' is below 0.5"),
+    ANC(0.5, 4, qualifier="<", note="'<0.5' is below 0.5"),
+    ANC(0.6, None, qualifier="<", note="'<0.6' does not decide between grades 3 and 4"),
+    # Platelet count decreased: G1 <LLN-75; G2 <75-50; G3 <50-25; G4 <25 x 10e9/L.
+    PLT(24.9, 4),
+    PLT(25.0, 3),
+    PLT(25.1, 3),
+    PLT(49.9, 3),
+    PLT(50.0, 2),
+    PLT(74.9, 2),
+    PLT(75.0, 1),
+    PLT(124.9, 1),
+    PLT(125.0, 0),
+    PLT(125.1, 0),
+    PLT(24900.0, 4, unit="/µL", note="<25,000/mm3"),
+    PLT(25.0, 3, unit="10^3/µL"),
+    PLT(20.0, None, unit="g/L"),
+    PLT(100.0, None, lln=None),
+    PLT(20.0, 4, lln=None),
+    # Anemia: G1 <LLN-100 g/L; G2 <100-80; G3 <80 g/L (G4 clinical only).
+    HB(79.9, 3),
+    HB(80.0, 2),
+    HB(80.1, 2),
+    HB(99.9, 2),
+    HB(100.0, 1),
+    HB(129.9, 1),
+    HB(130.0, 0),
+    HB(40.0, 3, note="lab maximum is 3"),
+    HB(7.9, 3, unit="g/dL", note="<8.0 g/dL"),
+    HB(8.0, 2, unit="g/dL"),
+    HB(79.0, None, unit="mg/dL"),
+    HB(120.0, None, lln=None),
+    HB(70.0, 3, lln=None),
+    # White blood cell decreased: G1 <LLN-3.0; G2 <3.0-2.0; G3 <2.0-1.0; G4 <1.0 x 10e9/L.
+    WBC(0.99, 4),
+    WBC(1.0, 3),
+    WBC(1.99, 3),
+    WBC(2.0, 2),
+    WBC(2.99, 2),
+    WBC(3.0, 1),
+    WBC(3.49, 1),
+    WBC(3.5, 0),
+    WBC(990.0, 4, unit="/µL"),
+    WBC(3.2, None, lln=None),
+    WBC(1.0, None, unit="%"),
+    # Lymphocyte count decreased: G1 <LLN-0.8; G2 <0.8-0.5; G3 <0.5-0.2; G4 <0.2 x 10e9/L.
+    ALC(0.19, 4),
+    ALC(0.2, 3),
+    ALC(0.49, 3),
+    ALC(0.5, 2),
+    ALC(0.79, 2),
+    ALC(0.8, 1),
+    ALC(1.09, 1),
+    ALC(1.1, 0),
+    ALC(0.9, None, lln=None),
+    ALC(190.0, 4, unit="/µL"),
+    ALC(0.5, None, unit="U/L"),
+    # ALT increased, baseline normal (baseline 30 <= ULN 50): G1 >ULN-3.0xULN; G2 >3.0-5.0;
+    # G3 >5.0-20.0; G4 >20.0 x ULN.
+    ALT(50.0, 0, baseline=30.0),
+    ALT(50.1, 1, baseline=30.0),
+    ALT(150.0, 1, baseline=30.0),
+    ALT(150.1, 2, baseline=30.0),
+    ALT(250.0, 2, baseline=30.0),
+    ALT(250.1, 3, baseline=30.0),
+    ALT(1000.0, 3, baseline=30.0),
+    ALT(1000.1, 4, baseline=30.0),
+    ALT(2.5, 1, unit="µkat/L", baseline=0.5, note="2.5 µkat/L = 150 U/L = 3 x ULN"),
+    ALT(100.0, None, unit="IU/mL", baseline=30.0),
+    ALT(100.0, None, uln=None, baseline=30.0, note="ULN missing"),
+    ALT(100.0, None, baseline=None, note="baseline missing: normal or abnormal unknown"),
+    ALT(99.9, 1, uln=33.3, baseline=20.0, note="3 x 33.3 = 99.9 at 15 significant digits"),
+    ALT(99.91, 2, uln=33.3, baseline=20.0),
+    # ALT increased, baseline abnormal (baseline 60 > ULN 50): G1 1.5-3.0 x baseline (>=);
+    # G2 >3.0-5.0; G3 >5.0-20.0; G4 >20.0 x baseline.
+    ALT(89.9, 0, baseline=60.0, note="below 1.5 x baseline"),
+    ALT(90.0, 1, baseline=60.0),
+    ALT(180.0, 1, baseline=60.0),
+    ALT(180.1, 2, baseline=60.0),
+    ALT(300.0, 2, baseline=60.0),
+    ALT(300.1, 3, baseline=60.0),
+    ALT(1200.0, 3, baseline=60.0),
+    ALT(1200.1, 4, baseline=60.0),
+    ALT(60.0, 0, baseline=60.0, note="the baseline value itself"),
+    # AST increased: the same criteria as ALT (ULN 40).
+    AST(40.0, 0, baseline=20.0),
+    AST(40.1, 1, baseline=20.0),
+    AST(120.1, 2, baseline=20.0),
+    AST(200.1, 3, baseline=20.0),
+    AST(800.1, 4, baseline=20.0),
+    AST(74.9, 0, baseline=50.0),
+    AST(75.0, 1, baseline=50.0),
+    AST(150.1, 2, baseline=50.0),
+    AST(70.0, None, baseline=None),
+    AST(70.0, None, uln=None, baseline=20.0),
+    AST(70.0, None, unit="mg/dL", baseline=20.0),
+    # Blood bilirubin increased, baseline normal: G1 >ULN-1.5; G2 >1.5-3.0; G3 >3.0-10.0;
+    # G4 >10.0 x ULN. Baseline abnormal: G1 >1.0-1.5 x baseline (strict); ...
+    BILI(20.0, 0, baseline=10.0),
+    BILI(20.1, 1, baseline=10.0),
+    BILI(30.0, 1, baseline=10.0),
+    BILI(30.1, 2, baseline=10.0),
+    BILI(60.0, 2, baseline=10.0),
+    BILI(60.1, 3, baseline=10.0),
+    BILI(200.0, 3, baseline=10.0),
+    BILI(200.1, 4, baseline=10.0),
+    BILI(25.0, 0, baseline=25.0, note="equal to the abnormal baseline: strict >"),
+    BILI(25.1, 1, baseline=25.0),
+    BILI(37.5, 1, baseline=25.0),
+    BILI(37.6, 2, baseline=25.0),
+    BILI(75.1, 3, baseline=25.0),
+    BILI(250.1, 4, baseline=25.0),
+    BILI(1.0, 0, unit="mg/dL", baseline=0.5, note="1.0 mg/dL = 17.1 µmol/L"),
+    BILI(30.0, None, baseline=None),
+    BILI(30.0, None, unit="g/L", baseline=10.0),
+    # Creatinine increased: G1 >ULN-1.5xULN; G2 >1.5-3.0 x baseline or x ULN; G3 >3.0 x baseline
+    # or >3.0-6.0 x ULN; G4 >6.0 x ULN. Baseline 80 umol/L, ULN 100.
+    CREAT(100.0, 0, baseline=80.0),
+    CREAT(100.1, 1, baseline=80.0),
+    CREAT(120.0, 1, baseline=80.0, note="= 1.5 x baseline"),
+    CREAT(120.1, 2, baseline=80.0, note="> 1.5 x baseline"),
+    CREAT(150.1, 2, baseline=80.0),
+    CREAT(240.0, 2, baseline=80.0),
+    CREAT(240.1, 3, baseline=80.0, note="> 3 x baseline"),
+    CREAT(600.0, 3, baseline=80.0),
+    CREAT(600.1, 4, baseline=80.0),
+    CREAT(70.0, 2, baseline=40.0, note="admiral's example: within range but > 1.5 x baseline"),
+    CREAT(90.0, None, baseline=None, note="x baseline criteria undecidable"),
+    CREAT(700.0, 4, baseline=None, note="> 6 x ULN needs no baseline"),
+    CREAT(1.5, 1, unit="mg/dL", baseline=1.0, note="132.6 umol/L = 1.5 x baseline 88.4: not >"),
+    CREAT(1.6, 2, unit="mg/dL", baseline=1.0, note="141.4 umol/L > 1.5 x baseline 88.4"),
+    CREAT(150.0, None, uln=None, baseline=80.0),
+    CREAT(150.0, None, unit="mmol/L", baseline=80.0),
+    # Fibrinogen decreased (LLN 2.0, baseline 2.0): G1 <1.0-0.75 x LLN; G2 <0.75-0.5 x LLN or
+    # 25-<50% decrease; G3 <0.5-0.25 x LLN or 50-<75% decrease; G4 <0.25 x LLN or 75% decrease
+    # or <50 mg/dL ('if abnormal': value < LLN).
+    FIB(2.0, 0, baseline=2.0),
+    FIB(1.9, 1, baseline=2.0),
+    FIB(1.51, 1, baseline=2.0),
+    FIB(1.5, 2, baseline=2.0, note="-25 % from baseline"),
+    FIB(1.49, 2, baseline=2.0),
+    FIB(1.01, 2, baseline=2.0),
+    FIB(1.0, 3, baseline=2.0, note="-50 %"),
+    FIB(0.99, 3, baseline=2.0),
+    FIB(0.51, 3, baseline=2.0),
+    FIB(0.5, 4, baseline=2.0, note="-75 %"),
+    FIB(0.49, 4, baseline=2.0),
+    FIB(0.45, 4, lln=None, baseline=2.0, note="absolute < 0.5 g/L without an LLN"),
+    FIB(1.2, None, lln=None, baseline=2.0),
+    FIB(1.6, None, baseline=None, note="the % criteria need a baseline"),
+    FIB(1.3, None, baseline=None, note="a 75 % decrease cannot be excluded without a baseline"),
+    FIB(150.0, 2, unit="mg/dL", baseline=200.0, note="1.5 g/L, -25 %"),
+    FIB(1.5, None, unit="mmol/L", baseline=2.0),
+    # Hyperkalemia: G1 >ULN-5.5; G2 >5.5-6.0; G3 >6.0-7.0; G4 >7.0 mmol/L.
+    HYPERK(5.3, 0),
+    HYPERK(5.31, 1),
+    HYPERK(5.5, 1),
+    HYPERK(5.51, 2),
+    HYPERK(6.0, 2),
+    HYPERK(6.01, 3),
+    HYPERK(7.0, 3),
+    HYPERK(7.01, 4),
+    HYPERK(6.5, 3, unit="mEq/L"),
+    HYPERK(5.4, None, uln=None),
+    HYPERK(6.5, 3, uln=None),
+    HYPERK(5.0, None, unit="mg/dL"),
+    HYPERK(7.0, 4, qualifier=">", note="'>7.0' is above 7.0"),
+    # Hypokalemia: G1 <LLN-3.0; G2 symptomatic <LLN-3.0 (admiral worst case: always 2);
+    # G3 <3.0-2.5; G4 <2.5 mmol/L.
+    HYPOK(3.5, 0),
+    HYPOK(3.49, 2),
+    HYPOK(3.0, 2),
+    HYPOK(2.99, 3),
+    HYPOK(2.5, 3),
+    HYPOK(2.49, 4),
+    HYPOK(3.2, None, lln=None),
+    HYPOK(2.4, 4, lln=None),
+    HYPOK(3.0, None, unit="g/L"),
+    # Hypocalcemia (albumin-corrected): G1 <LLN-2.0; G2 <2.0-1.75; G3 <1.75-1.5; G4 <1.5 mmol/L.
+    HYPOCA(2.11, 0),
+    HYPOCA(2.1, 1),
+    HYPOCA(2.0, 1),
+    HYPOCA(1.99, 2),
+    HYPOCA(1.75, 2),
+    HYPOCA(1.74, 3),
+    HYPOCA(1.5, 3),
+    HYPOCA(1.49, 4),
+    HYPOCA(1.9, 1, albumin=30.0, note="corrected 1.9 + 0.02 x (40 - 30) = 2.1"),
+    HYPOCA(1.9, None, albumin=None, note="no albumin to correct"),
+    HYPOCA(8.0, 2, unit="mg/dL", note="8.0 mg/dL = 1.996 mmol/L"),
+    HYPOCA(2.05, None, lln=None),
+    HYPOCA(2.0, None, unit="g/L"),
+    # Hypocalcemia, ionised: G1 <LLN-1.0; G2 <1.0-0.9; G3 <0.9-0.8; G4 <0.8 mmol/L.
+    ICA(1.15, 0),
+    ICA(1.14, 1),
+    ICA(1.0, 1),
+    ICA(0.99, 2),
+    ICA(0.9, 2),
+    ICA(0.89, 3),
+    ICA(0.8, 3),
+    ICA(0.79, 4),
+    ICA(1.1, None, lln=None),
+    ICA(3.2, 4, unit="mg/dL"),
+    # Hyperuricemia: >ULN with physiologic consequences = 3 (admiral worst case).
+    URIC(428.0, 0),
+    URIC(428.1, 3),
+    URIC(8.0, 3, unit="mg/dL", note="475.8 umol/L"),
+    URIC(500.0, None, uln=None),
+    URIC(500.0, None, unit="mmol/L/h"),
+]
+
+
+def _table(cases: list[Case]) -> pa.Table:
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "patient_id",
+            "test",
+            "value",
+            "unit",
+            "qualifier",
+            "ref_low",
+            "ref_high",
+            "day",
+            "minute",
+            "timepoint",
+        )
+    }
+
+    def add(
+        pid: str, test: str, value: float, unit: str, day: int, c: Case, qualifier: str | None
+    ) -> None:
+        # Reference limits are written in the canonical unit and stored in the row's unit.
+        try:
+            factor = lab_test(test).factor(unit)
+        except UnknownUnitError:
+            factor = 1.0
+        low, high = (c.lln, c.uln) if test == c.test else (40.0, 55.0)
+        cols["patient_id"].append(pid)
+        cols["test"].append(test)
+        cols["value"].append(value)
+        cols["unit"].append(unit)
+        cols["qualifier"].append(qualifier)
+        cols["ref_low"].append(None if low is None else low / factor)
+        cols["ref_high"].append(None if high is None else high / factor)
+        cols["day"].append(day)
+        cols["minute"].append(360)
+        cols["timepoint"].append(None)
+
+    for i, c in enumerate(cases):
+        pid = f"C{i:04d}"
+        if c.baseline is not None:
+            add(pid, c.test, c.baseline, c.unit, 0, c, None)
+        add(pid, c.test, c.value, c.unit, 5, c, c.qualifier)
+        if c.albumin is not None and c.test == "calcium":
+            add(pid, "albumin", c.albumin, "g/L", 5, c, None)
+    return pa.table(
+        cols,
+        schema=pa.schema(
+            [
+                ("patient_id", pa.string()),
+                ("test", pa.string()),
+                ("value", pa.float64()),
+                ("unit", pa.string()),
+                ("qualifier", pa.string()),
+                ("ref_low", pa.float64()),
+                ("ref_high", pa.float64()),
+                ("day", pa.int64()),
+                ("minute", pa.int64()),
+                ("timepoint", pa.string()),
+            ]
+        ),
+    )
+
+
+def grade_cases(
+    cases: list[Case], settings: CriteriaSettings | None = None, medications: pa.Table | None = None
+) -> dict[str, dict[str, Any]]:
+    """Grade every case; {patient id: row of the day-5 value for the case's term}."""
+    settings = settings or CriteriaSettings()
+    con = ibis.duckdb.connect()
+    labs = prepare_labs(ibis.memtable(_table(cases)), settings)
+    meds = ibis.memtable(medications) if medications is not None else None
+    g = grade_lab_values(labs, settings, medications=meds, terms=sorted({c.term for c in cases}))
+    g = g.filter(g.day == 5).select(
+        "patient_id", "term_id", "grade", "rule_id", "reason", "explanation", "inputs"
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in con.to_pyarrow(g).to_pylist():
+        out[f"{row['patient_id']}|{row['term_id']}"] = row
+    return {f"C{i:04d}": out[f"C{i:04d}|{c.term}"] for i, c in enumerate(cases)}
+
+
+@pytest.fixture(scope="module")
+def graded() -> dict[str, dict[str, Any]]:
+    return grade_cases(CASES)
+
+
+def _id(c: Case) -> str:
+    extra = f" {c.qualifier}" if c.qualifier else ""
+    return f"{c.term}:{extra}{c.value:g} {c.unit} base={c.baseline} lln={c.lln} uln={c.uln}"
+
+
+@pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)), ids=[_id(c) for c in CASES])
+def test_boundary(graded: dict[str, dict[str, Any]], index: int, case: Case) -> None:
+    row = graded[f"C{index:04d}"]
+    assert row["grade"] == case.expected, (case.note, row["explanation"])
+    assert row["explanation"]
+    assert row["rule_id"].startswith(f"ctcae_v5_labs.{case.term}")
+    if case.expected is None:
+        assert row["reason"], row
+        assert row["explanation"].startswith("not gradable: ")
+    else:
+        assert row["explanation"].startswith(f"grade {case.expected}: ")
+        assert row["reason"] is None
+
+
+def test_every_term_has_a_boundary_table() -> None:
+    from bvall.criteria.lab_criteria import load_lab_criteria
+
+    covered = {c.term for c in CASES}
+    assert covered == set(load_lab_criteria().terms)
+
+
+def test_explanation_names_value_threshold_and_source(graded: dict[str, dict[str, Any]]) -> None:
+    row = graded[f"C{CASES.index(ANC(0.49, 4)):04d}"]
+    assert row["explanation"] == (
+        "grade 4: ANC 0.49 ×10⁹/L < 0.5, CTCAE v5.0 Neutrophil count decreased"
+    )
+    alt = graded[f"C{CASES.index(ALT(150.1, 2, baseline=30.0)):04d}"]
+    assert "ALT 150.1 U/L > 3 × ULN 50 (= 150)" in alt["explanation"]
+    assert "baseline 30 within ULN 50" in alt["explanation"]
+    unit = graded[f"C{CASES.index(ANC(0.3, None, unit='IU/mL', note='unit not accepted')):04d}"]
+    assert "unit 'IU/mL' is not accepted for anc" in unit["reason"]
+
+
+def test_inputs_are_json_with_the_values_used(graded: dict[str, dict[str, Any]]) -> None:
+    import json
+
+    row = graded[f"C{CASES.index(ALT(90.0, 1, baseline=60.0)):04d}"]
+    inputs = json.loads(row["inputs"])
+    assert inputs["value_si"] == 90.0
+    assert inputs["baseline_si"] == 60.0
+    assert inputs["uln_si"] == 50.0
+
+
+# --- settings that change a grade ---------------------------------------------------------
+
+
+def test_hypokalaemia_settings() -> None:
+    """CTCAE v5.0 Hypokalemia G1 '<LLN - 3.0 mmol/L' vs G2 'Symptomatic ...; intervention
+    indicated' (setting hypokalaemia_lln_to_3)."""
+    cases = [HYPOK(3.2, 2), HYPOK(3.2, 2), HYPOK(3.2, 2)]
+    asym = grade_cases(cases, CriteriaSettings(hypokalaemia_lln_to_3="assume_asymptomatic"))
+    assert [asym[f"C{i:04d}"]["grade"] for i in range(3)] == [1, 1, 1]
+    meds = pa.table(
+        {
+            "patient_id": ["C0000", "C0001"],
+            "drug": ["potassium chloride", "ondansetron"],
+            "start_day": [4, 1],
+            "end_day": [6, 20],
+        }
+    )
+    rec = grade_cases(
+        cases, CriteriaSettings(hypokalaemia_lln_to_3="intervention_recorded"), medications=meds
+    )
+    assert rec["C0000"]["grade"] == 2  # replacement recorded within a day
+    assert rec["C0001"]["grade"] == 1  # medications recorded, none is potassium
+    assert rec["C0002"]["grade"] is None  # nothing recorded: unknown
+    assert "potassium replacement unknown" in rec["C0002"]["reason"]
+
+
+def test_hyperuricaemia_setting() -> None:
+    """CTCAE v5.0 Hyperuricemia G1 '>ULN without physiologic consequences'."""
+    out = grade_cases([URIC(428.1, 1)], CriteriaSettings(hyperuricaemia_above_uln="assume_none"))
+    assert out["C0000"]["grade"] == 1
+
+
+def test_missing_baseline_admiral_setting() -> None:
+    """admiral: a missing BNRIND uses the ULN criteria; !is.na(BASE)/!is.na(PCHG) guards skip
+    the x baseline and % clauses (CLINICAL.md 1.1)."""
+    cases = [
+        ALT(100.0, 1, baseline=None),
+        CREAT(90.0, 0, baseline=None),
+        FIB(1.6, 1, baseline=None),
+    ]
+    out = grade_cases(cases, CriteriaSettings(missing_baseline="admiral"))
+    assert [out[f"C{i:04d}"]["grade"] for i in range(3)] == [1, 0, 1]
+
+
+def test_uncorrected_calcium_setting() -> None:
+    out = grade_cases(
+        [HYPOCA(1.9, 2, albumin=None)],
+        CriteriaSettings(calcium_correction="uncorrected_if_no_albumin"),
+    )
+    assert out["C0000"]["grade"] == 2
+
+
+def test_baseline_is_the_last_value_before_d1() -> None:
+    """Baseline = last value on or before baseline_last_day (0): a day-1 value is not baseline."""
+    table = pa.table(
+        {
+            "patient_id": ["B1"] * 3,
+            "test": ["alt"] * 3,
+            "value": [30.0, 70.0, 100.0],
+            "unit": ["U/L"] * 3,
+            "ref_low": [9.0] * 3,
+            "ref_high": [50.0] * 3,
+            "day": [-3, 1, 5],
+        }
+    )
+    settings = CriteriaSettings()
+    con = ibis.duckdb.connect()
+    alt = ["alanine_aminotransferase_increased"]
+    g = grade_lab_values(prepare_labs(ibis.memtable(table), settings), settings, terms=alt)
+    rows = {r["day"]: r for r in con.to_pyarrow(g).to_pylist()}
+    assert rows[5]["grade"] == 1  # baseline -3 (30, normal): 100 > ULN
+    settings1 = CriteriaSettings(baseline_last_day=1)
+    g = grade_lab_values(prepare_labs(ibis.memtable(table), settings1), settings1, terms=alt)
+    rows = {r["day"]: r for r in con.to_pyarrow(g).to_pylist()}
+    # Baseline now day 1 (70, above ULN): 100 < 1.5 x 70 -> grade 0.
+    assert rows[5]["grade"] == 0
