@@ -79,7 +79,7 @@ def run_bvall(folder: Path, threads: int, memory: str) -> tuple[Any, Any]:
     settings = CriteriaSettings()
     labs = con.read_parquet(str(folder / "*.parquet"))
     prepared = prepare_labs(labs, settings)
-    graded = grade_lab_values(prepared, settings, terms=TERMS, censored=False)
+    graded = grade_lab_values(prepared, settings, terms=TERMS, censored=False, explain=False)
     worst = worst_lab_grades(graded.select("patient_id", "term_id", "day", "grade"), WINDOW)
     days = days_below(prepared, WINDOW, {"anc": 0.5, "platelets": 20.0}, settings, censored=False)
     return con.to_pyarrow(worst), con.to_pyarrow(

@@ -508,3 +508,43 @@ def test_baseline_is_the_last_value_before_d1() -> None:
     rows = {r["day"]: r for r in con.to_pyarrow(g).to_pylist()}
     # Baseline now day 1 (70, above ULN): 100 < 1.5 x 70 -> grade 0.
     assert rows[5]["grade"] == 0
+
+
+def test_grades_without_words_equal_grades_with_words() -> None:
+    """``explain=False`` (registry summaries) must give exactly the grades and rule ids of the
+    explained grading, including not-gradable values (missing range, unknown baseline)."""
+    table = pa.table(
+        {
+            "patient_id": ["W1"] * 6 + ["W2"] * 4,
+            "test": [
+                *("anc", "anc", "anc", "alt", "alt", "platelets"),
+                *("creatinine", "creatinine", "potassium", "alt"),
+            ],
+            "value": [2.0, 0.4, 0.9, 30.0, 260.0, 18.0, 80.0, 190.0, 6.4, 55.0],
+            "unit": [
+                *("10^9/L", "10^9/L", "10^9/L", "U/L", "U/L", "10^9/L"),
+                *("umol/L", "umol/L", "mmol/L", "U/L"),
+            ],
+            "ref_low": [1.8, 1.8, None, 9.0, 9.0, 150.0, 60.0, 60.0, 3.5, None],
+            "ref_high": [7.5, 7.5, None, 50.0, 50.0, 400.0, 110.0, 110.0, 5.1, None],
+            "day": [-2, 5, 9, -2, 8, 12, -1, 6, 6, 7],
+        }
+    )
+    settings = CriteriaSettings()
+    con = ibis.duckdb.connect()
+    prepared = prepare_labs(ibis.memtable(table), settings)
+    cols = ["patient_id", "test", "day", "term_id", "grade", "rule_id", "rule_version"]
+    words = con.to_pyarrow(grade_lab_values(prepared, settings).select(*cols)).to_pylist()
+    bare_t = grade_lab_values(prepared, settings, explain=False)
+    assert "explanation" not in bare_t.columns
+    bare = con.to_pyarrow(bare_t.select(*cols)).to_pylist()
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["patient_id"], r["day"], r["term_id"])
+
+    assert sorted(words, key=key) == sorted(bare, key=key)
+    grades = {(r["patient_id"], r["day"], r["term_id"]): r["grade"] for r in bare}
+    # CTCAE v5.0 neutrophil count decreased: < 0.5 is grade 4; the day-9 value has no
+    # reference range, yet ANC grading uses absolute thresholds only, so it is graded (3).
+    assert grades[("W1", 5, "neutrophil_count_decreased")] == 4
+    assert grades[("W1", 9, "neutrophil_count_decreased")] == 3

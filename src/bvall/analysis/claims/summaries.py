@@ -125,6 +125,11 @@ def recompute_summary(claim: Claim, view: CohortView) -> Finding:
     recomputed = {k: (summary.n if k == "n" else getattr(summary, _STAT_OF[k])) for k in keys}
     recomputed.update({"median": summary.median, "min": summary.minimum, "max": summary.maximum})
     recomputed["n"] = summary.n
+    # Unit conversion leaves binary noise (73 g/L / 10 = 7.300000000000001 g/dL); 12
+    # significant digits keep every digit a measurement can carry.
+    recomputed = {
+        k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in recomputed.items()
+    }
     bad = _matches(pub, summary)
     text = _describe_summary(summary, keys, unit)
     if notes:
