@@ -50,7 +50,7 @@ def check_table_id(table_id: str) -> str:
     """``table_id`` if it is a table of the analysis; :class:`UnknownNameError` otherwise."""
     if table_id not in TABLE_IDS:
         raise UnknownNameError(
-            f"Table {table_id!r} is not known{suggest(table_id, TABLE_IDS)} "
+            f"Table {table_id!r} is not known{suggest(table_id, TABLE_IDS) or '.'} "
             f"Tables: {', '.join(TABLE_IDS)}."
         )
     return table_id
@@ -98,7 +98,7 @@ def build_analysis(
     if km_conf_type not in CONF_TYPES:
         raise UnknownNameError(
             f"Kaplan–Meier interval type {km_conf_type!r} is not known"
-            f"{suggest(km_conf_type, CONF_TYPES)} Types: {', '.join(CONF_TYPES)}."
+            f"{suggest(km_conf_type, CONF_TYPES) or '.'} Types: {', '.join(CONF_TYPES)}."
         )
     settings = settings or CriteriaSettings()
     data = collect_study_data(cohort, settings)

@@ -324,7 +324,7 @@ def build_transfusion_table(data: StudyData) -> StudyTable:
     columns = data.columns()
     e = data.endpoints
     rows: list[Row] = []
-    for product, column in (("Platelets", "platelet_units"), ("Red cells", "rbc_units")):
+    for product, column in (("Platelet", "platelet_units"), ("Red-cell", "rbc_units")):
         units = {p: _grade(e.at[p, column]) for p in data.patient_ids}
         src = {p: str(e.at[p, f"{column}_source"]) for p in data.patient_ids}
         rows.append(heading(f"{product} transfusion"))
