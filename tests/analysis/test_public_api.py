@@ -26,3 +26,20 @@ def test_exported_members() -> None:
         "consistent",
         "not-recomputable",
     )
+
+
+def test_analysis_exports() -> None:
+    import bvall.analysis
+
+    assert set(bvall.analysis.__all__) == {
+        "TABLE_IDS",
+        "Analysis",
+        "Cell",
+        "Row",
+        "StudyFigure",
+        "StudyTable",
+        "build_analysis",
+        "derive_survival_data",
+    }
+    for name in bvall.analysis.__all__:
+        assert getattr(bvall.analysis, name) is not None

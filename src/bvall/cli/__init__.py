@@ -15,6 +15,7 @@ from bvall.cli import design as _design
 from bvall.cli import plan as _plan
 from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
+from bvall.cli import tables as _tables
 from bvall.cli import vocab as _vocab
 from bvall.cli._output import err_console
 from bvall.errors import BvallError, ValidationFailed
@@ -55,6 +56,7 @@ app.command("vocab")(_vocab.vocab)
 app.add_typer(_plan.app, name="plan")
 app.command("regimens")(_plan.regimens)
 app.command("derive")(_derive.derive)
+app.command("tables")(_tables.tables)
 
 
 def main(argv: list[str] | None = None) -> None:
