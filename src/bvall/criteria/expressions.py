@@ -9,13 +9,18 @@ array ``filter``/``map`` (so no evaluator uses them).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from bvall.cohort.model import Cohort
 from bvall.cohort.schema import TABLES
@@ -106,6 +111,89 @@ def study_day(t: ir.Table, day: str = "study_day", date: str = "date") -> ir.Int
     return t[day].cast("int64").fill_null(from_date)
 
 
+# --- compiled SQL, reused ---------------------------------------------------------------------
+#
+# Compiling a derivation's Ibis expression to SQL costs seconds (the rules become CASE cascades
+# of several thousand nodes), while running it on one patient's data takes milliseconds. The
+# expression depends on the rules, the settings and the tables' schemas, never on their data:
+# every cohort table and every intermediate enters it as an in-memory table with a fixed name
+# (``bv_cohort_labs``, ``bv_step_grades``), and the constant tables (unit factors, term codes) as
+# one table per content. So the SQL of an expression is kept, keyed by the expression with its
+# in-memory tables replaced by their names and schemas, and the next cohort (a patient page,
+# a report, a test) runs it without compiling. Ibis has no such cache; the backend's own
+# ``compile`` is wrapped, so execution, type mapping and table registration stay Ibis's.
+
+_SQL_CACHE: OrderedDict[ops.Node, str] = OrderedDict()
+_SQL_CACHE_SIZE = 512
+_SQL_LOCK = threading.Lock()
+
+
+def _cache_key(op: ops.Node) -> ops.Node:
+    tables = {t: ops.UnboundTable(name=t.name, schema=t.schema) for t in op.find(ops.InMemoryTable)}
+    return op.replace(tables) if tables else op
+
+
+class _CompileOnceDuckDB(DuckDBBackend):  # type: ignore[misc]  # Ibis ships no stubs for it
+    """DuckDB through Ibis, compiling each distinct expression once per process."""
+
+    def compile(
+        self,
+        expr: ir.Expr,
+        /,
+        *,
+        limit: int | None = None,
+        params: Mapping[ir.Expr, Any] | None = None,
+        pretty: bool = False,
+    ) -> str:
+        if limit is not None or params or pretty:
+            return str(super().compile(expr, limit=limit, params=params, pretty=pretty))
+        key = _cache_key(expr.op())
+        with _SQL_LOCK:
+            sql = _SQL_CACHE.get(key)
+            if sql is not None:
+                _SQL_CACHE.move_to_end(key)
+                return sql
+        sql = str(super().compile(expr))
+        with _SQL_LOCK:
+            _SQL_CACHE[key] = sql
+            while len(_SQL_CACHE) > _SQL_CACHE_SIZE:
+                _SQL_CACHE.popitem(last=False)
+        return sql
+
+
+def connect() -> Any:
+    """An in-process DuckDB connection (through Ibis) that reuses compiled SQL."""
+    return _CompileOnceDuckDB().connect()
+
+
+def named_memtable(data: pa.Table, name: str) -> ir.Table:
+    """``ibis.memtable(data)`` under a fixed name (Ibis gives each a random one)."""
+    table: ir.Table = ibis.memtable(data).op().copy(name=name).to_expr()
+    return table
+
+
+_CONSTANTS: dict[str, ir.Table] = {}
+
+
+def constant_table(columns: Mapping[str, Sequence[Any]] | pa.Table) -> ir.Table:
+    """A small constant table (unit factors, term codes) as one in-memory table per content.
+
+    The same content gives the same table object, with a name derived from the content, so that
+    expressions using it are equal from one derivation to the next (see :func:`connect`).
+    """
+    data = columns if isinstance(columns, pa.Table) else pa.table(dict(columns))
+    text = json.dumps(
+        {"schema": str(data.schema), "columns": data.to_pydict()}, sort_keys=True, default=str
+    )
+    name = "bv_const_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    with _SQL_LOCK:
+        table = _CONSTANTS.get(name)
+        if table is None:
+            table = named_memtable(data, name)
+            _CONSTANTS[name] = table
+    return table
+
+
 class Workspace:
     """An in-process DuckDB connection holding one cohort's tables as Ibis tables.
 
@@ -115,7 +203,7 @@ class Workspace:
 
     def __init__(self, cohort: Cohort, con: Any | None = None) -> None:
         self.cohort = cohort
-        self.con = con if con is not None else ibis.duckdb.connect()
+        self.con = con if con is not None else connect()
         self._tables: dict[str, ir.Table] = {}
         self._cached: dict[str, ir.Table] = {}
 
@@ -129,7 +217,9 @@ class Workspace:
         if key not in self._cached:
             # Materialized as Arrow and registered back (zero-copy scan): Ibis' create_table
             # reads the new table's schema through a DuckDB call that DuckDB 2 deprecates.
-            self._cached[key] = ibis.memtable(self.con.to_pyarrow(build()))
+            self._cached[key] = named_memtable(
+                self.con.to_pyarrow(build()), f"bv_step_{_identifier(key)}"
+            )
         return self._cached[key]
 
     def table(self, name: str) -> ir.Table:
@@ -137,7 +227,7 @@ class Workspace:
             arrow = self.cohort[name]
             if arrow.num_rows == 0:
                 arrow = TABLES[name].arrow_schema.empty_table()
-            self._tables[name] = ibis.memtable(arrow)
+            self._tables[name] = named_memtable(arrow, f"bv_cohort_{name}")
         return self._tables[name]
 
     def d1(self) -> ir.Table:
@@ -157,6 +247,12 @@ class Workspace:
 
     def execute(self, expr: ir.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
+
+
+def _identifier(key: str) -> str:
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"workspace step key {key!r} must be letters, digits and '_'")
+    return key
 
 
 _WORKSPACES: OrderedDict[tuple[int, Any], tuple[Cohort, Workspace]] = OrderedDict()

@@ -12,7 +12,13 @@ import pyarrow as pa
 from bvall.cohort.model import Cohort
 from bvall.criteria.clinical import febrile_neutropenia, lung_infection, medication_days
 from bvall.criteria.exposure import induction_windows
-from bvall.criteria.expressions import Workspace, arg_max, minutes_of, workspace_for
+from bvall.criteria.expressions import (
+    Workspace,
+    arg_max,
+    constant_table,
+    minutes_of,
+    workspace_for,
+)
 from bvall.criteria.grading import grade_lab_values
 from bvall.criteria.lab_criteria import load_lab_criteria
 from bvall.criteria.labs import prepare_labs
@@ -224,7 +230,7 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         explanation=arg_max(allg.explanation, order),
     )
     terms = _reported_terms()
-    codes = ibis.memtable({"c_term_id": list(terms), "c_code": list(terms.values())})
+    codes = constant_table({"c_term_id": list(terms), "c_code": list(terms.values())})
     ae = ws.table("adverse_events")
     reported = (
         ae.join(codes, ae.term == codes.c_code)

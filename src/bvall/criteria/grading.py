@@ -17,7 +17,14 @@ import ibis
 import ibis.expr.types as ir
 
 from bvall.cohort.units import load_lab_tests
-from bvall.criteria.expressions import json_text, num_text, py_num, signif, signif_py
+from bvall.criteria.expressions import (
+    constant_table,
+    json_text,
+    num_text,
+    py_num,
+    signif,
+    signif_py,
+)
 from bvall.criteria.lab_criteria import Condition, Criterion, LabCriteria, LabTerm
 from bvall.criteria.lab_criteria import load_lab_criteria as _load
 from bvall.criteria.labs import compare, with_albumin
@@ -211,7 +218,7 @@ def grade_lab_values(
     criteria = criteria or _load()
     wanted = [criteria.term(t) for t in (terms or list(criteria.terms))]
     d = settings.signif_digits
-    term_map = ibis.memtable(
+    term_map = constant_table(
         {
             "m_test": [t.test for t in wanted],
             "term_id": [t.id for t in wanted],

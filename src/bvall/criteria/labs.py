@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from bvall.cohort.units import unit_factor_table
-from bvall.criteria.expressions import BASELINE_TIMEPOINTS, clock, signif
+from bvall.criteria.expressions import BASELINE_TIMEPOINTS, clock, constant_table, signif
 from bvall.criteria.settings import CriteriaSettings
 
 _NULL_BOOL = ibis.null("boolean")
@@ -77,7 +77,7 @@ def prepare_labs(labs: ir.Table, settings: CriteriaSettings) -> ir.Table:
     for name, kind in (("qualifier", "string"), ("minute", "int64"), ("timepoint", "string")):
         if name not in labs.columns:
             labs = labs.mutate(**{name: ibis.null(kind)})
-    factors = ibis.memtable(unit_factor_table())
+    factors = constant_table(unit_factor_table())
     joined = labs.left_join(factors, [labs.test == factors.test, labs.unit == factors.unit]).drop(
         "test_right", "unit_right"
     )

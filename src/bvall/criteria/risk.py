@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from bvall.cohort.model import Cohort
 from bvall.cohort.vocab import vocabulary
-from bvall.criteria.expressions import Workspace, json_text, workspace_for
+from bvall.criteria.expressions import Workspace, constant_table, json_text, workspace_for
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file, parse_when
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError
@@ -89,7 +89,7 @@ def build_risk_table(rf: RuleFile) -> tuple[RiskRow, ...]:
 def _group_table(settings: CriteriaSettings, kind: str) -> ir.Table:
     _, rows = load_risk_table()
     chosen = {r.code: r.group for r in rows if r.kind == kind and r.applies(settings)}
-    return ibis.memtable({"g_code": list(chosen), "g_group": list(chosen.values())})
+    return constant_table({"g_code": list(chosen), "g_group": list(chosen.values())})
 
 
 def risk_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
