@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
@@ -93,7 +94,7 @@ def save_figure(
         "pdf": {"CreationDate": None},
         "png": {},
     }
-    with matplotlib.rc_context({**RC, "svg.hashsalt": fig.id}):
+    with matplotlib.rc_context(cast(Any, {**RC, "svg.hashsalt": fig.id})):
         for fmt in formats:
             path = stem.with_suffix(f".{fmt}")
             fig.figure.savefig(path, format=fmt, dpi=dpi, metadata=metadata[fmt])

@@ -16,6 +16,7 @@ out of a box. Artist ids: ``box:<key>`` (the patch) and ``box-text:<key>``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,12 @@ class ConsortCounts:
         raise KeyError(f"no arm {arm!r}; arms: {', '.join(a.arm for a in self.arms)}")
 
 
+def _count_among(ids: list[str], test: Any) -> int | None:
+    """How many of ``ids`` pass ``test``; ``None`` when there is nobody to count (the stage is
+    not recorded)."""
+    return sum(1 for i in ids if test(i)) if ids else None
+
+
 def compute_consort_counts(cohort: Cohort, endpoints: pa.Table) -> ConsortCounts:
     """Disposition counts per arm from the cohort tables and its derived endpoints."""
     patients = cohort.table("patients").to_pylist()
@@ -100,9 +107,6 @@ def compute_consort_counts(cohort: Cohort, endpoints: pa.Table) -> ConsortCounts
         if salvaged and all(e[i].get("cr_day") is not None or i in followed for i in salvaged):
             salvage_cr = sum(1 for i in salvaged if e[i].get("cr_day") is not None)
 
-        def among_followed(test: Any) -> int | None:
-            return sum(1 for i in followed if test(i)) if followed else None
-
         out.append(
             ArmCounts(
                 arm=arm,
@@ -118,21 +122,29 @@ def compute_consort_counts(cohort: Cohort, endpoints: pa.Table) -> ConsortCounts
                 salvage=len(salvaged),
                 cr_after_salvage=salvage_cr,
                 followup_recorded=len(followed),
-                consolidation=among_followed(
-                    lambda i: "consolidation" in course_types(i)
-                    or "consolidation_start" in event_kinds(i)
+                consolidation=_count_among(
+                    followed,
+                    lambda i, e=e: (
+                        "consolidation" in course_types(i)
+                        or "consolidation_start" in event_kinds(i)
+                    ),
                 ),
-                hsct=among_followed(
-                    lambda i: "hsct" in course_types(i) or "hsct" in event_kinds(i)
+                hsct=_count_among(
+                    followed, lambda i, e=e: "hsct" in course_types(i) or "hsct" in event_kinds(i)
                 ),
-                relapse=among_followed(lambda i: e[i].get("relapse") is True),
-                died=among_followed(lambda i: e[i].get("death") is True),
-                alive=among_followed(
-                    lambda i: e[i].get("death") is not True
-                    and not ({"lost_to_follow_up", "withdrawal"} & event_kinds(i))
+                relapse=_count_among(followed, lambda i, e=e: e[i].get("relapse") is True),
+                died=_count_among(followed, lambda i, e=e: e[i].get("death") is True),
+                alive=_count_among(
+                    followed,
+                    lambda i, e=e: (
+                        e[i].get("death") is not True
+                        and not ({"lost_to_follow_up", "withdrawal"} & event_kinds(i))
+                    ),
                 ),
-                lost=among_followed(lambda i: bool({"lost_to_follow_up", "withdrawal"}
-                                                   & event_kinds(i))),
+                lost=_count_among(
+                    followed,
+                    lambda i, e=e: bool({"lost_to_follow_up", "withdrawal"} & event_kinds(i)),
+                ),
             )
         )
     return ConsortCounts(len(patients), tuple(out))
@@ -141,8 +153,12 @@ def compute_consort_counts(cohort: Cohort, endpoints: pa.Table) -> ConsortCounts
 def _box_texts(counts: ConsortCounts) -> list[tuple[int, int | None, str, str]]:
     """(row, arm column or None for a centred box, key, text)."""
     boxes: list[tuple[int, int | None, str, str]] = [
-        (0, None, "enrolled", f"Patients enrolled and treated\n(pre-phase dexamethasone)\n"
-                              f"n = {counts.enrolled}"),
+        (
+            0,
+            None,
+            "enrolled",
+            f"Patients enrolled and treated\n(pre-phase dexamethasone)\nn = {counts.enrolled}",
+        ),
     ]
     for col, a in enumerate(counts.arms):
         boxes.append((1, col, f"allocated:{a.arm}", f"{arm_label(a.arm)}\nn = {a.allocated}"))
@@ -155,23 +171,47 @@ def _box_texts(counts: ConsortCounts) -> list[tuple[int, int | None, str, str]]:
             f" of {a.mrd_assessed_d14_21} assessed",
         ]
         if a.salvage:
-            after = ("response not recorded" if a.cr_after_salvage is None
-                     else f"then CR n = {a.cr_after_salvage}")
+            after = (
+                "response not recorded"
+                if a.cr_after_salvage is None
+                else f"then CR n = {a.cr_after_salvage}"
+            )
             lines.append(f"Salvage chemotherapy n = {a.salvage}, {after}")
         boxes.append((3, col, f"response:{a.arm}", "\n".join(lines)))
         if a.followup_recorded:
-            boxes.append((4, col, f"consolidation:{a.arm}",
-                          f"Consolidation n = {a.consolidation}\nAllogeneic HSCT n = {a.hsct}"))
-            boxes.append((5, col, f"followup:{a.arm}", "\n".join([
-                f"Follow-up recorded n = {a.followup_recorded}",
-                f"  Relapse n = {a.relapse}",
-                f"  Died n = {a.died}",
-                f"  Alive at last contact n = {a.alive}",
-                f"  Lost to follow-up / withdrawn n = {a.lost}",
-            ])))
+            boxes.append(
+                (
+                    4,
+                    col,
+                    f"consolidation:{a.arm}",
+                    f"Consolidation n = {a.consolidation}\nAllogeneic HSCT n = {a.hsct}",
+                )
+            )
+            boxes.append(
+                (
+                    5,
+                    col,
+                    f"followup:{a.arm}",
+                    "\n".join(
+                        [
+                            f"Follow-up recorded n = {a.followup_recorded}",
+                            f"  Relapse n = {a.relapse}",
+                            f"  Died n = {a.died}",
+                            f"  Alive at last contact n = {a.alive}",
+                            f"  Lost to follow-up / withdrawn n = {a.lost}",
+                        ]
+                    ),
+                )
+            )
         else:
-            boxes.append((4, col, f"consolidation:{a.arm}",
-                          "Consolidation, HSCT and follow-up\nnot recorded per patient"))
+            boxes.append(
+                (
+                    4,
+                    col,
+                    f"consolidation:{a.arm}",
+                    "Consolidation, HSCT and follow-up\nnot recorded per patient",
+                )
+            )
     return boxes
 
 
@@ -191,8 +231,7 @@ def render_consort(counts: ConsortCounts, *, width_mm: float = DOUBLE_COLUMN_MM)
             t.remove()
             size[key] = (bb.width / fig.dpi * MM_PER_INCH, bb.height / fig.dpi * MM_PER_INCH)
         rows = sorted({r for r, _, _, _ in boxes})
-        row_h = {r: max(size[k][1] for rr, _, k, _ in boxes if rr == r) + 2 * pad_mm
-                 for r in rows}
+        row_h = {r: max(size[k][1] for rr, _, k, _ in boxes if rr == r) + 2 * pad_mm for r in rows}
         height_mm = sum(row_h.values()) + gap_mm * (len(rows) - 1) + 2 * margin_mm
         fig.set_size_inches(width_mm / MM_PER_INCH, height_mm / MM_PER_INCH)
         ax = fig.add_axes((0, 0, 1, 1))
@@ -212,30 +251,51 @@ def render_consort(counts: ConsortCounts, *, width_mm: float = DOUBLE_COLUMN_MM)
             cy = top[r] - row_h[r] / 2
             arm = key.split(":", 1)[1] if ":" in key else None
             edge = arm_colour(arm) if arm is not None and key.startswith("allocated") else "black"
-            patch = FancyBboxPatch((cx - w / 2, cy - h / 2), w, h,
-                                   boxstyle="square,pad=0", facecolor="white", edgecolor=edge,
-                                   linewidth=0.9 if edge != "black" else 0.6)
+            patch = FancyBboxPatch(
+                (cx - w / 2, cy - h / 2),
+                w,
+                h,
+                boxstyle="square,pad=0",
+                facecolor="white",
+                edgecolor=edge,
+                linewidth=0.9 if edge != "black" else 0.6,
+            )
             patch.set_gid(f"box:{key}")
             ax.add_patch(patch)
             multi = "\n" in text and not key.startswith(("enrolled", "allocated", "induction"))
-            ax.text(cx - w / 2 + pad_mm if multi else cx, cy, text, ha="left" if multi else "center",
-                    va="center", fontsize=SMALL_FONT_SIZE, linespacing=1.3,
-                    fontweight="bold" if key.startswith("allocated") else "normal",
-                    ).set_gid(f"box-text:{key}")
+            ax.text(
+                cx - w / 2 + pad_mm if multi else cx,
+                cy,
+                text,
+                ha="left" if multi else "center",
+                va="center",
+                fontsize=SMALL_FONT_SIZE,
+                linespacing=1.3,
+                fontweight="bold" if key.startswith("allocated") else "normal",
+            ).set_gid(f"box-text:{key}")
             centre[key] = (cx, cy, w, h)
 
         def arrow(a: str, b: str) -> None:
             ax1, ay1, _, ah1 = centre[a]
             bx, by, _, bh = centre[b]
-            ax.add_patch(FancyArrowPatch((ax1, ay1 - ah1 / 2), (bx, by + bh / 2),
-                                         arrowstyle="-|>", mutation_scale=7, linewidth=0.6,
-                                         color="black", shrinkA=0, shrinkB=0))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (ax1, ay1 - ah1 / 2),
+                    (bx, by + bh / 2),
+                    arrowstyle="-|>",
+                    mutation_scale=7,
+                    linewidth=0.6,
+                    color="black",
+                    shrinkA=0,
+                    shrinkB=0,
+                )
+            )
 
         for a in counts.arms:
             arrow("enrolled", f"allocated:{a.arm}")
             chain = ["allocated", "induction", "response", "consolidation", "followup"]
             keys = [f"{c}:{a.arm}" for c in chain if f"{c}:{a.arm}" in centre]
-            for k1, k2 in zip(keys, keys[1:], strict=False):
+            for k1, k2 in itertools.pairwise(keys):
                 arrow(k1, k2)
     return fig
 
@@ -261,4 +321,3 @@ def build_consort_figure(cohort: Cohort, endpoints: pa.Table) -> StudyFigure:
     if cohort.metadata.synthetic:
         parts.append(f"SYNTHETIC example cohort '{cohort.metadata.name}' (not real patients).")
     return StudyFigure("figure-consort", "Patient flow", " ".join(parts), fig)
-

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display: figures are files. Safe to call before pyplot is imported.
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 #: millimetres per inch
 MM_PER_INCH = 25.4
@@ -97,7 +97,7 @@ RC: dict[str, Any] = {
 @contextmanager
 def journal_style() -> Iterator[None]:
     """Draw inside this context to get the journal style; the caller's settings come back."""
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(cast(Any, RC)):
         yield
 
 
