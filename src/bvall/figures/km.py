@@ -137,6 +137,8 @@ def compute_landmark_text(curve: KMCurve, months: float, name: str) -> str | Non
     (lm,) = fit.at([months * DAYS_PER_MONTH])
     value = lm.survival if hasattr(lm, "survival") else lm.incidence
     level = round(100 * fit.level)
+    if lm.lower == lm.upper == value:  # no event yet: the interval is the point
+        return f"{name}: {_pct(value)}% (no events)"
     return f"{name}: {_pct(value)}% ({level}% CI {_pct(lm.lower)}–{_pct(lm.upper)})"
 
 
