@@ -12,6 +12,7 @@ from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
 from bvall.cli import derive as _derive
 from bvall.cli import design as _design
+from bvall.cli import figures as _figures
 from bvall.cli import plan as _plan
 from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
@@ -57,6 +58,7 @@ app.add_typer(_plan.app, name="plan")
 app.command("regimens")(_plan.regimens)
 app.command("derive")(_derive.derive)
 app.command("tables")(_tables.tables)
+app.command("figures")(_figures.figures)
 
 
 def main(argv: list[str] | None = None) -> None:
