@@ -13,6 +13,7 @@ from bvall.cli import db as _db
 from bvall.cli import derive as _derive
 from bvall.cli import design as _design
 from bvall.cli import plan as _plan
+from bvall.cli import report as _report
 from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
 from bvall.cli import vocab as _vocab
@@ -55,6 +56,7 @@ app.command("vocab")(_vocab.vocab)
 app.add_typer(_plan.app, name="plan")
 app.command("regimens")(_plan.regimens)
 app.command("derive")(_derive.derive)
+app.command("report")(_report.report)
 
 
 def main(argv: list[str] | None = None) -> None:

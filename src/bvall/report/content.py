@@ -119,14 +119,15 @@ class Stamp:
         return "; ".join(f"{label}: {value}" for label, value in self.lines())
 
     def metadata(self) -> dict[str, str]:
-        """Flat ``bvall-*`` keys for file metadata (HTML meta, PDF info, PNG text chunks)."""
+        """Flat ``Bvall*`` keys for file metadata (HTML meta, PDF info, PNG text chunks)."""
+        # Letters and digits only: PDF writers drop other characters from custom keys.
         return {
-            "bvall-cohort": self.cohort_name,
-            "bvall-version": self.bvall_version,
-            "bvall-data-sha256": self.data_hash,
-            "bvall-criteria-versions": self.criteria_text,
-            "bvall-settings": self.settings_text,
-            "bvall-generated-at": self.generated_at,
+            "BvallCohort": self.cohort_name,
+            "BvallVersion": self.bvall_version,
+            "BvallDataSHA256": self.data_hash,
+            "BvallCriteriaVersions": self.criteria_text,
+            "BvallSettings": self.settings_text,
+            "BvallGeneratedAt": self.generated_at,
         }
 
     def to_dict(self) -> dict[str, Any]:

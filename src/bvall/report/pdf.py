@@ -10,8 +10,8 @@ from bvall.errors import InputError
 def render_report_pdf(html: str) -> bytes:
     """The PDF of a report rendered by :func:`bvall.report.render_report_html`.
 
-    The HTML's ``<title>``, author, description, keywords, creation date and ``bvall-*`` meta
-    tags become the PDF's document information (the stamp). Only embedded ``data:`` URIs are
+    The HTML's ``<title>``, author, description, keywords, creation date and ``Bvall*`` meta
+    tags become the PDF's document information (the stamp; WeasyPrint lower-cases the keys). Only embedded ``data:`` URIs are
     fetched: a reference to anything else (a web address, a local file) raises
     :class:`InputError`, because a report must never depend on a resource outside itself.
     """

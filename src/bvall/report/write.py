@@ -48,7 +48,7 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     for f in wanted:
         if f not in FORMATS:
             raise UnknownNameError(
-                f"Report format {f!r} is not known{suggest(f, FORMATS)} "
+                f"Report format {f!r} is not known{suggest(f, FORMATS) or '.'} "
                 f"Formats: {', '.join(FORMATS)}."
             )
     if not wanted:
