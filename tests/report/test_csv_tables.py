@@ -36,5 +36,5 @@ def test_clashing_file_names_are_refused(analysis: Analysis) -> None:
     t = StudyTable("a b", "A", ("x", "y"), (Row("r", (Cell("1"),)),))
     u = StudyTable("a/b", "B", ("x", "y"), (Row("r", (Cell("1"),)),))
     clash = Analysis("c", "h", "0", {}, {}, (t, u))
-    with pytest.raises(InputError, match="'a-b.csv'"):
+    with pytest.raises(InputError, match=r"'a-b\.csv'"):
         render_tables_csv(clash)

@@ -128,7 +128,7 @@ def test_unwritable_folder(tmp_path: Path) -> None:
 
 def test_parent_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
-    with pytest.raises(InputError, match="Cannot create the folder '.*/f'"):
+    with pytest.raises(InputError, match=r"Cannot create the folder '.*/f'"):
         _write(tmp_path / "f" / "r")
 
 

@@ -13,7 +13,8 @@ from bvall.report.write import FORMATS, now_utc
 
 STAGE_LABELS = {
     "load": "Loading the cohort",
-    "analysis": "Deriving criteria and building the tables",
+    "criteria": "Deriving grades, episodes, response",
+    "analysis": "Building the study tables",
     "figures": "Drawing the figures",
     "html": "Rendering the HTML report",
     "pdf": "Rendering the PDF",
@@ -35,14 +36,14 @@ def report(
     ] = ",".join(FORMATS),
     ci_method: Annotated[
         str, typer.Option("--ci-method", help="Binomial confidence-interval method.")
-    ] = "wilson",
+    ] = "clopper-pearson",
     level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
 ) -> None:
     """Write a cohort's report: self-contained HTML, PDF, tables as DOCX and CSV, figures."""
     from bvall.report import check_formats, write_report
 
     wanted = check_formats([f for f in formats.split(",") if f.strip()])
-    stages = ["load", "analysis", "figures", *wanted]
+    stages = ["load", "criteria", "analysis", "figures", *wanted]
     if "pdf" in wanted and "html" not in wanted:
         stages.append("html")
     with Progress(

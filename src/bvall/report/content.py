@@ -54,6 +54,18 @@ def cell_sources(cell: Cell) -> str:
     return "; ".join(parts)
 
 
+_NUMBERED = re.compile(r"^(Table\s+[A-Za-z]?\d+[A-Za-z]?[.:])\s*(.*)$", re.S)
+
+
+def table_caption(number: int, table: StudyTable) -> tuple[str, str]:
+    """(label, title) of ``table``: its own number when its title starts with one ("Table 1.
+    Patient ..."), else "Table <number>." by its place in the report."""
+    m = _NUMBERED.match(table.title)
+    if m:
+        return m.group(1), m.group(2)
+    return f"Table {number}.", table.title
+
+
 def csv_file_name(table: StudyTable) -> str:
     """The CSV file name of ``table``: its id, made safe for any file system."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", table.id).strip("-") + ".csv"

@@ -22,7 +22,13 @@ from docx.shared import Mm, Pt
 from docx.table import Table, _Cell
 
 from bvall.analysis.model import Analysis, StudyTable
-from bvall.report.content import build_stamp, cell_mark, cell_sources, table_marks
+from bvall.report.content import (
+    build_stamp,
+    cell_mark,
+    cell_sources,
+    table_caption,
+    table_marks,
+)
 from bvall.report.html import WIDE_TABLE_COLUMNS
 
 _FONT = "Times New Roman"
@@ -88,9 +94,10 @@ def _add_table(doc: DocxDocument, number: int, table: StudyTable) -> None:
     title = doc.add_paragraph()
     title.paragraph_format.keep_with_next = True
     title.paragraph_format.space_before = Pt(12)
-    run = title.add_run(f"Table {number}. ")
+    label, text = table_caption(number, table)
+    run = title.add_run(f"{label} ")
     run.bold = True
-    title.add_run(table.title)
+    title.add_run(text)
 
     ncols = len(table.columns)
     t = doc.add_table(rows=1 + len(table.rows), cols=ncols)
@@ -202,7 +209,7 @@ def render_tables_docx(analysis: Analysis, *, generated_at: datetime) -> bytes:
     doc.add_page_break()  # type: ignore[no-untyped-call]
     doc.add_heading("Sources of the numbers", level=1)
     for number, table in enumerate(analysis.tables, start=1):
-        h = doc.add_heading(f"Table {number}. {table.title}", level=2)
+        h = doc.add_heading(" ".join(table_caption(number, table)), level=2)
         h.paragraph_format.keep_with_next = True
         for row in table.rows:
             if row.heading:

@@ -25,6 +25,7 @@ from bvall.report.content import (
     build_stamp,
     cell_mark,
     cell_sources,
+    table_caption,
     table_marks,
 )
 
@@ -74,6 +75,7 @@ def _cell_view(cell: Cell, column: str) -> _CellView:
 
 
 def _table_view(number: int, table: StudyTable) -> dict[str, Any]:
+    label, title = table_caption(number, table)
     value_columns = table.columns[1:]
     rows = []
     for row in table.rows:
@@ -89,7 +91,8 @@ def _table_view(number: int, table: StudyTable) -> dict[str, Any]:
         # Numbers go to the template as text: Django would localise them (which needs settings).
         "number": str(number),
         "id": table.id,
-        "title": table.title,
+        "label": label,
+        "title": title,
         "label_column": table.columns[0],
         "value_columns": value_columns,
         "span": str(len(table.columns)),

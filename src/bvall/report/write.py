@@ -244,7 +244,7 @@ def write_report(
     out_dir: str | Path,
     *,
     formats: Sequence[str] = FORMATS,
-    ci_method: str = "wilson",
+    ci_method: str = "clopper-pearson",
     level: float = 0.95,
     settings: CriteriaSettings | None = None,
     generated_at: datetime,
@@ -257,8 +257,9 @@ def write_report(
     (:data:`bvall.stats.BINOMIAL_METHODS`); ``settings`` the criteria settings.
     ``generated_at`` (timezone-aware) is stamped on every file; ``progress`` is told each stage.
     """
-    from bvall.analysis import build_analysis
+    from bvall.analysis.tables import build_analysis_from, collect_study_data
     from bvall.cohort import load_cohort
+    from bvall.criteria.settings import CriteriaSettings
     from bvall.cohort.model import Cohort
     from bvall.figures import build_figures
     from bvall.stats import check_binomial_method
@@ -266,11 +267,11 @@ def write_report(
     when = check_generated_at(generated_at)
     wanted = check_formats(formats)
     check_binomial_method(ci_method)
-    if not 0 < level < 1:
+    if not (isinstance(level, int | float) and 0 < level < 1):
         raise InputError(f"Confidence level {level!r} must lie between 0 and 1 (e.g. 0.95).")
     _check_out_dir(Path(out_dir).expanduser().absolute())
 
-    own = ["load", "analysis", "figures"]
+    own = ["load", "criteria", "analysis", "figures"]
     render_stages = len([s for s in FORMATS if s in wanted]) + (
         1 if "pdf" in wanted and "html" not in wanted else 0
     )
@@ -282,8 +283,12 @@ def write_report(
 
     step("load")
     c = cohort if isinstance(cohort, Cohort) else load_cohort(cohort)
+    # build_analysis in two steps, so that the progress display (and the benchmark) can tell
+    # deriving the criteria from building the tables
+    step("criteria")
+    data = collect_study_data(c, settings or CriteriaSettings())
     step("analysis")
-    analysis = build_analysis(c, ci_method=ci_method, level=level, settings=settings)
+    analysis = build_analysis_from(data, ci_method=ci_method, level=float(level))
     figures: list[StudyFigure] = []
     omitted: list[str] = []
     needs_figures = bool({"html", "pdf", "figures"} & set(wanted))
