@@ -259,9 +259,8 @@ def write_report(
     """
     from bvall.analysis.tables import build_analysis_from, collect_study_data
     from bvall.cohort import load_cohort
-    from bvall.criteria.settings import CriteriaSettings
     from bvall.cohort.model import Cohort
-    from bvall.figures import build_figures
+    from bvall.criteria.settings import CriteriaSettings
     from bvall.stats import check_binomial_method
 
     when = check_generated_at(generated_at)
@@ -294,6 +293,8 @@ def write_report(
     needs_figures = bool({"html", "pdf", "figures"} & set(wanted))
     step("figures")
     if needs_figures:
+        from bvall.figures import build_figures
+
         built, omitted = build_figures(c, settings=settings)
         figures = list(built)
     try:
