@@ -117,9 +117,7 @@ def compute_tick_months(max_days: float, step: float = 3.0) -> list[float]:
     return [i * step for i in range(int(round(last / step)) + 1)]
 
 
-def compute_at_risk(
-    fit: KaplanMeier | CumulativeIncidence, tick_months: Sequence[float]
-) -> list[int]:
+def compute_at_risk(fit: KaplanMeier | CumulativeIncidence, tick_months: Sequence[float]) -> list[int]:
     """Number at risk at each tick, as the estimator reports it (time >= tick)."""
     return [lm.n_risk for lm in fit.at([m * DAYS_PER_MONTH for m in tick_months])]
 
@@ -257,37 +255,20 @@ def _draw_panel(
     label_tf = blended_transform_factory(ax.transAxes, table.transData)
     header_x = 0.0 if n_rows == 1 else -2.0 / width
     table.text(
-        header_x,
-        -0.3,
-        "Number at risk",
-        transform=label_tf,
-        ha="left" if n_rows == 1 else "right",
-        va="center",
-        fontsize=SMALL_FONT_SIZE,
-        fontweight="bold",
+        header_x, -0.3, "Number at risk", transform=label_tf, ha="left" if n_rows == 1 else "right",
+        va="center", fontsize=SMALL_FONT_SIZE, fontweight="bold",
     )
     for row, curve in enumerate(risk_curves, start=1):
         counts = compute_at_risk(curve.fit, ticks)
         colour = curve.colour if n_rows > 1 else "black"
         if n_rows > 1:
             table.text(
-                -4.0 / width,
-                row,
-                curve.label,
-                transform=label_tf,
-                ha="right",
-                va="center",
-                fontsize=SMALL_FONT_SIZE,
-                color=colour,
+                -4.0 / width, row, curve.label, transform=label_tf, ha="right", va="center",
+                fontsize=SMALL_FONT_SIZE, color=colour,
             )
         for tick, n in zip(ticks, counts, strict=True):
             table.text(
-                tick,
-                row,
-                str(n),
-                ha="center",
-                va="center",
-                fontsize=SMALL_FONT_SIZE,
+                tick, row, str(n), ha="center", va="center", fontsize=SMALL_FONT_SIZE,
                 color=colour,
             ).set_gid(f"at-risk:{index}:{curve.label}:{tick:g}")
     return ax, table
@@ -322,29 +303,19 @@ def render_km(
         margins = []
         for p in panels:
             rows = [c for c in p.curves if c.at_risk]
-            label_mm = (
-                max((_text_width_mm(fig, c.label, SMALL_FONT_SIZE) for c in rows), default=0.0)
-                if len(rows) > 1
-                else 0.0
-            )
+            label_mm = max(
+                (_text_width_mm(fig, c.label, SMALL_FONT_SIZE) for c in rows), default=0.0
+            ) if len(rows) > 1 else 0.0
             margins.append(max(_YAXIS_MM, label_mm + 7.0))
-        plot_w = (width_mm - sum(margins) - _RIGHT_MM - _PANEL_GAP_MM * (len(panels) - 1)) / len(
-            panels
-        )
+        plot_w = (
+            width_mm - sum(margins) - _RIGHT_MM - _PANEL_GAP_MM * (len(panels) - 1)
+        ) / len(panels)
         x = 0.0
         bottom = _BOTTOM_MM + table_h + _GAP_MM
         for i, panel in enumerate(panels):
             x += margins[i]
-            _draw_panel(
-                fig,
-                (x, bottom, plot_w, plot_height_mm, table_h),
-                panel,
-                i,
-                ticks,
-                xlabel,
-                ylabel,
-                max_rows,
-            )
+            _draw_panel(fig, (x, bottom, plot_w, plot_height_mm, table_h), panel, i, ticks,
+                        xlabel, ylabel, max_rows)
             x += plot_w + _PANEL_GAP_MM
     return fig
 
@@ -358,9 +329,7 @@ def _arms(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _counts_by_arm(rows: Sequence[dict[str, Any]], arms: Sequence[str]) -> str:
-    return ", ".join(
-        f"{arm_label(a).lower()} {sum(1 for r in rows if r['arm'] == a)}" for a in arms
-    )
+    return ", ".join(f"{arm_label(a).lower()} {sum(1 for r in rows if r['arm'] == a)}" for a in arms)
 
 
 def _ids(rows: Sequence[dict[str, Any]]) -> str:
@@ -384,7 +353,9 @@ def _survival_panels(
     rows: Sequence[dict[str, Any]], time_col: str, event_col: str, name: str
 ) -> tuple[KMPanel, ...]:
     arms = _arms(rows)
-    overall = compute_kaplan_meier([r[time_col] for r in rows], [bool(r[event_col]) for r in rows])
+    overall = compute_kaplan_meier(
+        [r[time_col] for r in rows], [bool(r[event_col]) for r in rows]
+    )
     first = KMPanel(
         "A  All patients" if len(arms) > 1 else "All patients",
         (KMCurve("All patients", OVERALL_COLOUR, overall, band=True),),
@@ -421,9 +392,7 @@ def _km_caption(
         f"{'s' if overall.events != 1 else ''}.",
     ]
     if excluded:
-        parts.append(
-            f"{len(excluded)} patient(s) not included ({_ids(excluded)}): {excluded_reason}."
-        )
+        parts.append(f"{len(excluded)} patient(s) not included ({_ids(excluded)}): {excluded_reason}.")
     parts.append(
         "Vertical ticks mark censored observations. The shaded band in panel A is the pointwise "
         f"{round(100 * overall.level)}% confidence interval (Greenwood variance, "
@@ -548,9 +517,8 @@ def _build_cir(
         "in remission at last contact (vertical ticks).",
     ]
     if excluded:
-        parts.append(
-            f"{len(excluded)} patient(s) without a dated remission not included ({_ids(excluded)})."
-        )
+        parts.append(f"{len(excluded)} patient(s) without a dated remission not included "
+                     f"({_ids(excluded)}).")
     parts.append(
         f"The shaded band is the pointwise {round(100 * relapse.level)}% confidence interval "
         f"of relapse incidence (Gray's variance, {relapse.conf_type} transform). Numbers at "

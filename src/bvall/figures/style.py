@@ -22,8 +22,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: figures are files. Safe to call before pyplot is imported.
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 #: millimetres per inch
 MM_PER_INCH = 25.4

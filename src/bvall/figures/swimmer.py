@@ -92,9 +92,7 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def derive_swimmer_lanes(
-    cohort: Cohort, endpoints: pa.Table
-) -> tuple[list[SwimmerLane], list[str]]:
+def derive_swimmer_lanes(cohort: Cohort, endpoints: pa.Table) -> tuple[list[SwimmerLane], list[str]]:
     """Lanes for every patient with a dated follow-up, and the ids of those without one."""
     courses = cohort.table("treatment_courses").to_pylist()
     events = cohort.table("follow_up_events").to_pylist()
@@ -108,11 +106,8 @@ def derive_swimmer_lanes(
             continue
         mine = [c for c in courses if c["patient_id"] == pid]
         d1 = min(
-            (
-                _date(c["start_date"])
-                for c in mine
-                if c["course_type"] == "induction" and c["start_date"] is not None
-            ),
+            (_date(c["start_date"]) for c in mine if c["course_type"] == "induction"
+             and c["start_date"] is not None),
             default=None,
         )
         drawn: list[SwimmerCourse] = []
@@ -137,9 +132,7 @@ def derive_swimmer_lanes(
                 assert start is not None and end is not None
                 drawn.append(
                     SwimmerCourse(
-                        str(c["course_id"]),
-                        "induction",
-                        float((start - d1).days),
+                        str(c["course_id"]), "induction", float((start - d1).days),
                         float((end - d1).days + 1),
                     )
                 )
@@ -147,12 +140,9 @@ def derive_swimmer_lanes(
         if e["cr_day"] is not None:
             marks.append(("cr", float(e["cr_day"] - 1)))
         mrd_days = [
-            m["study_day"]
-            for m in marrow
-            if m["patient_id"] == pid
-            and m["mrd_status"] == "negative"
-            and m["study_day"] is not None
-            and m["study_day"] > 0
+            m["study_day"] for m in marrow
+            if m["patient_id"] == pid and m["mrd_status"] == "negative"
+            and m["study_day"] is not None and m["study_day"] > 0
         ]
         if mrd_days:
             marks.append(("mrd_negative", float(min(mrd_days) - 1)))
@@ -167,9 +157,8 @@ def derive_swimmer_lanes(
             SwimmerLane(pid, str(e["arm"]), float(e["os_days"]), alive, tuple(drawn), tuple(marks))
         )
     order = {a: i for i, a in enumerate(ARM_LABELS)}
-    lanes.sort(
-        key=lambda ln: (order.get(ln.arm, len(order)), ln.arm, -ln.followup_days, ln.patient_id)
-    )
+    lanes.sort(key=lambda ln: (order.get(ln.arm, len(order)), ln.arm, -ln.followup_days,
+                               ln.patient_id))
     return lanes, missing
 
 
@@ -183,14 +172,8 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
     height_mm = plot_mm + legend_mm + 14.0
     with journal_style():
         fig = new_figure(width_mm, height_mm)
-        ax = fig.add_axes(
-            (
-                24 / width_mm,
-                (legend_mm + 11) / height_mm,
-                (width_mm - 28) / width_mm,
-                plot_mm / height_mm,
-            )
-        )
+        ax = fig.add_axes((24 / width_mm, (legend_mm + 11) / height_mm,
+                           (width_mm - 28) / width_mm, plot_mm / height_mm))
         y, ys, arm_spans = 0.0, [], {}
         previous = None
         for ln in lanes:
@@ -204,33 +187,18 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
         used_marks: set[str] = set()
         points: dict[str, list[tuple[float, float]]] = {k: [] for k in MARKERS}
         for ln, yy in zip(lanes, ys, strict=True):
-            bar = ax.barh(
-                yy,
-                ln.followup_days / DAYS_PER_MONTH,
-                left=0,
-                height=0.56,
-                color=LIGHT_GREY,
-                edgecolor="none",
-            )[0]
+            bar = ax.barh(yy, ln.followup_days / DAYS_PER_MONTH, left=0, height=0.56,
+                          color=LIGHT_GREY, edgecolor="none")[0]
             bar.set_gid(f"bar:{ln.patient_id}")
             for c in ln.courses:
-                colour = (
-                    arm_colour(ln.arm)
-                    if c.course_type == "induction"
-                    else COURSE_COLOURS.get(c.course_type, "#999999")
-                )
-                seg = ax.barh(
-                    yy,
-                    (c.last_day - c.first_day) / DAYS_PER_MONTH,
-                    left=c.first_day / DAYS_PER_MONTH,
-                    height=0.56,
-                    color=colour,
-                    edgecolor="none",
-                )[0]
+                colour = (arm_colour(ln.arm) if c.course_type == "induction"
+                          else COURSE_COLOURS.get(c.course_type, "#999999"))
+                seg = ax.barh(yy, (c.last_day - c.first_day) / DAYS_PER_MONTH,
+                              left=c.first_day / DAYS_PER_MONTH, height=0.56, color=colour,
+                              edgecolor="none")[0]
                 seg.set_gid(f"course:{ln.patient_id}:{c.course_id}")
-                used_courses.add(
-                    "induction:" + ln.arm if c.course_type == "induction" else c.course_type
-                )
+                used_courses.add("induction:" + ln.arm if c.course_type == "induction"
+                                 else c.course_type)
             for kind, day in ln.events:
                 points[kind].append((day / DAYS_PER_MONTH, yy))
                 used_marks.add(kind)
@@ -238,17 +206,9 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
             if not pts:
                 continue
             label, marker, face, edge, size = MARKERS[kind]
-            (line,) = ax.plot(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                linestyle="none",
-                marker=marker,
-                markersize=size,
-                markerfacecolor=face,
-                markeredgecolor=edge,
-                markeredgewidth=0.6,
-                zorder=3,
-            )
+            (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none",
+                              marker=marker, markersize=size, markerfacecolor=face,
+                              markeredgecolor=edge, markeredgewidth=0.6, zorder=3)
             line.set_gid(f"marker:{kind}")
         ax.set_yticks(ys)
         ax.set_yticklabels([ln.patient_id for ln in lanes])
@@ -263,55 +223,28 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
         ax.set_xlabel("Months from start of induction (D1)")
         ax.axvline(0, color="black", lw=0.5, zorder=0)
         for arm, arm_ys in arm_spans.items():
-            ax.annotate(
-                arm_label(arm),
-                xy=(-17 / (width_mm - 28), (min(arm_ys) + max(arm_ys)) / 2),
-                xycoords=("axes fraction", "data"),
-                ha="center",
-                va="center",
-                rotation=90,
-                fontsize=SMALL_FONT_SIZE,
-                color=arm_colour(arm),
-                fontweight="bold",
-            )
+            ax.annotate(arm_label(arm), xy=(-17 / (width_mm - 28), (min(arm_ys) + max(arm_ys)) / 2),
+                        xycoords=("axes fraction", "data"), ha="center", va="center",
+                        rotation=90, fontsize=SMALL_FONT_SIZE, color=arm_colour(arm),
+                        fontweight="bold")
         handles: list[Any] = []
         for key in sorted(used_courses, key=lambda k: (not k.startswith("induction"), k)):
             if key.startswith("induction:"):
                 arm = key.split(":", 1)[1]
                 handles.append(Patch(color=arm_colour(arm), label=f"Induction, {arm_label(arm)}"))
             else:
-                handles.append(
-                    Patch(
-                        color=COURSE_COLOURS.get(key, "#999999"), label=COURSE_LABELS.get(key, key)
-                    )
-                )
+                handles.append(Patch(color=COURSE_COLOURS.get(key, "#999999"),
+                                     label=COURSE_LABELS.get(key, key)))
         handles.append(Patch(color=LIGHT_GREY, label="Follow-up"))
         for kind in MARKERS:
             if kind in used_marks:
                 label, marker, face, edge, size = MARKERS[kind]
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        linestyle="none",
-                        marker=marker,
-                        markersize=size,
-                        markerfacecolor=face,
-                        markeredgecolor=edge,
-                        markeredgewidth=0.6,
-                        label=label,
-                    )
-                )
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=4,
-            fontsize=SMALL_FONT_SIZE,
-            bbox_to_anchor=(0.5, 0.005),
-            handlelength=1.4,
-            columnspacing=1.2,
-            handletextpad=0.5,
-        )
+                handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=size,
+                                      markerfacecolor=face, markeredgecolor=edge,
+                                      markeredgewidth=0.6, label=label))
+        fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=SMALL_FONT_SIZE,
+                   bbox_to_anchor=(0.5, 0.005), handlelength=1.4, columnspacing=1.2,
+                   handletextpad=0.5)
     return fig
 
 
@@ -355,6 +288,5 @@ def build_swimmer_figure(
     )
     if cohort.metadata.synthetic:
         parts.append(f"SYNTHETIC example cohort '{name}' (not real patients).")
-    return StudyFigure(
-        "figure-swimmer", "Treatment and outcome per patient", " ".join(parts), fig
-    ), None
+    return StudyFigure("figure-swimmer", "Treatment and outcome per patient", " ".join(parts),
+                       fig), None

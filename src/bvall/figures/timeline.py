@@ -109,12 +109,8 @@ def render_timeline(plans: Sequence[Plan], *, width_mm: float = DOUBLE_COLUMN_MM
             top -= head_mm
             bottom = top - h
             ax = fig.add_axes(
-                (
-                    left_mm / width_mm,
-                    bottom / height_mm,
-                    (width_mm - left_mm - 3) / width_mm,
-                    h / height_mm,
-                ),
+                (left_mm / width_mm, bottom / height_mm, (width_mm - left_mm - 3) / width_mm,
+                 h / height_mm),
                 sharex=axes[0] if axes else None,
             )
             axes.append(ax)
@@ -125,51 +121,26 @@ def render_timeline(plans: Sequence[Plan], *, width_mm: float = DOUBLE_COLUMN_MM
                 colour = LANE_AGENTS[ln.agent]
                 for seg in ln.segments:
                     width = seg.last - seg.first + 1
-                    rect = Rectangle(
-                        (seg.first - 0.5, row - 0.32),
-                        width,
-                        0.64,
-                        facecolor=colour,
-                        edgecolor="white",
-                        linewidth=0.8,
-                    )
+                    rect = Rectangle((seg.first - 0.5, row - 0.32), width, 0.64,
+                                     facecolor=colour, edgecolor="white", linewidth=0.8)
                     rect.set_gid(f"segment:{plan.regimen.id}:{ln.agent}:{seg.first}:{seg.last}")
                     ax.add_patch(rect)
-                    ax.text(
-                        (seg.first + seg.last) / 2,
-                        row,
-                        _dose_text(seg, width),
-                        ha="center",
-                        va="center",
-                        fontsize=SMALL_FONT_SIZE - 0.5 if width > 1 else SMALL_FONT_SIZE - 1,
-                        color="white" if ln.agent != "dexamethasone" else "black",
-                    )
+                    ax.text((seg.first + seg.last) / 2, row, _dose_text(seg, width),
+                            ha="center", va="center",
+                            fontsize=SMALL_FONT_SIZE - 0.5 if width > 1 else SMALL_FONT_SIZE - 1,
+                            color="white" if ln.agent != "dexamethasone" else "black")
             row = len(lanes)
             for a in plan.assessments:
                 if a.kind != "marrow" or a.first is None or a.last is None:
                     continue
-                rect = Rectangle(
-                    (a.first - 0.5, row - 0.25),
-                    a.last - a.first + 1,
-                    0.5,
-                    facecolor="none",
-                    edgecolor=MARROW_COLOUR,
-                    linewidth=1.0,
-                    hatch="////",
-                )
+                rect = Rectangle((a.first - 0.5, row - 0.25), a.last - a.first + 1, 0.5,
+                                 facecolor="none", edgecolor=MARROW_COLOUR, linewidth=1.0,
+                                 hatch="////")
                 rect.set_gid(f"window:{plan.regimen.id}:{a.id}")
                 ax.add_patch(rect)
                 if a.target is not None:
-                    ax.plot(
-                        [a.target],
-                        [row],
-                        marker="v",
-                        color=MARROW_COLOUR,
-                        markersize=6,
-                        markeredgecolor="black",
-                        markeredgewidth=0.5,
-                        zorder=3,
-                    )
+                    ax.plot([a.target], [row], marker="v", color=MARROW_COLOUR, markersize=6,
+                            markeredgecolor="black", markeredgewidth=0.5, zorder=3)
             ax.set_yticks(range(len(names)))
             ax.set_yticklabels(names)
             ax.set_ylim(len(names) - 0.5, -0.5)
