@@ -12,6 +12,7 @@ from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
 from bvall.cli import derive as _derive
 from bvall.cli import design as _design
+from bvall.cli import figures as _figures
 from bvall.cli import plan as _plan
 from bvall.cli import report as _report
 from bvall.cli import serve as _serve
@@ -56,6 +57,7 @@ app.command("vocab")(_vocab.vocab)
 app.add_typer(_plan.app, name="plan")
 app.command("regimens")(_plan.regimens)
 app.command("derive")(_derive.derive)
+app.command("figures")(_figures.figures)
 app.command("report")(_report.report)
 
 

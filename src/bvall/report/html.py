@@ -104,8 +104,13 @@ def _table_view(number: int, table: StudyTable) -> dict[str, Any]:
 
 
 def _figure_view(fig: StudyFigure) -> dict[str, Any]:
+    import matplotlib
+
+    from bvall.figures.style import RC
+
     buf = io.BytesIO()
-    fig.figure.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches="tight")
+    with matplotlib.rc_context(RC):
+        fig.figure.savefig(buf, format="png", dpi=EMBED_DPI)
     width_in, _ = fig.figure.get_size_inches()
     return {
         "id": fig.id,

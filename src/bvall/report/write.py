@@ -119,21 +119,27 @@ def _figure_metadata(
 def _write_figures(
     figures: Sequence[StudyFigure], folder: Path, analysis: Analysis, when: datetime
 ) -> list[Path]:
+    import matplotlib
+
+    from bvall.figures.style import RC
+
     stamp = build_stamp(analysis, when)
     text = stamp.text()
     folder.mkdir()
     written: list[Path] = []
+    # As bvall.figures.save_figure writes them (journal style: editable text, fonts embedded,
+    # the size the figure was drawn at), plus the report's stamp in each file's metadata.
     for fig in figures:
-        for fmt in FIGURE_FORMATS:
-            path = folder / f"{fig.id}.{fmt}"
-            fig.figure.savefig(
-                path,
-                format=fmt,
-                dpi=FIGURE_DPI,
-                bbox_inches="tight",
-                metadata=_figure_metadata(fmt, text, fig.title, analysis, when),
-            )
-            written.append(path)
+        with matplotlib.rc_context({**RC, "svg.hashsalt": fig.id}):
+            for fmt in FIGURE_FORMATS:
+                path = folder / f"{fig.id}.{fmt}"
+                fig.figure.savefig(
+                    path,
+                    format=fmt,
+                    dpi=FIGURE_DPI,
+                    metadata=_figure_metadata(fmt, text, fig.title, analysis, when),
+                )
+                written.append(path)
     return written
 
 
