@@ -109,7 +109,8 @@ def _figure_view(fig: StudyFigure) -> dict[str, Any]:
     from bvall.figures.style import RC
 
     buf = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    rc: Any = RC  # matplotlib types rc keys as a Literal of every known name
+    with matplotlib.rc_context(rc):
         fig.figure.savefig(buf, format="png", dpi=EMBED_DPI)
     width_in, _ = fig.figure.get_size_inches()
     return {

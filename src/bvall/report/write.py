@@ -130,7 +130,9 @@ def _write_figures(
     # As bvall.figures.save_figure writes them (journal style: editable text, fonts embedded,
     # the size the figure was drawn at), plus the report's stamp in each file's metadata.
     for fig in figures:
-        with matplotlib.rc_context({**RC, "svg.hashsalt": fig.id}):
+        # Any: matplotlib types rc keys as a Literal of every known name
+        rc: Any = {**RC, "svg.hashsalt": fig.id}
+        with matplotlib.rc_context(rc):
             for fmt in FIGURE_FORMATS:
                 path = folder / f"{fig.id}.{fmt}"
                 fig.figure.savefig(
