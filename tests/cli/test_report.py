@@ -43,6 +43,7 @@ def test_example_report_pdf_docx_csv_agree(example_report: tuple[Path, CliResult
     reader = PdfReader(out / "report.pdf")
     first = reader.pages[0].extract_text()
     assert manifest["stamp"]["data_sha256"] in first
+    assert "SYNTHETIC DEMO DATA" in first  # the example cohort is generated
     assert "Sources of the numbers" in "".join(p.extract_text() for p in reader.pages[-3:])
     doc = Document(str(out / "tables.docx"))
     csv_files = sorted((out / "tables").glob("*.csv"))

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -296,6 +297,12 @@ def write_report(
     data = collect_study_data(c, settings or CriteriaSettings())
     step("analysis")
     analysis = build_analysis_from(data, ci_method=ci_method, level=float(level))
+    if c.metadata.synthetic:
+        banner = (
+            f"SYNTHETIC DEMO DATA: cohort {c.metadata.name!r} is generated, not real patients; "
+            "no clinical conclusion may be drawn from this report."
+        )
+        analysis = replace(analysis, warnings=(banner, *analysis.warnings))
     figures: list[StudyFigure] = []
     omitted: list[str] = []
     needs_figures = bool({"html", "pdf", "figures"} & set(wanted))
