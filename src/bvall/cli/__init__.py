@@ -14,6 +14,7 @@ from bvall.cli import derive as _derive
 from bvall.cli import design as _design
 from bvall.cli import figures as _figures
 from bvall.cli import plan as _plan
+from bvall.cli import report as _report
 from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
 from bvall.cli import tables as _tables
@@ -59,6 +60,7 @@ app.command("regimens")(_plan.regimens)
 app.command("derive")(_derive.derive)
 app.command("tables")(_tables.tables)
 app.command("figures")(_figures.figures)
+app.command("report")(_report.report)
 
 
 def main(argv: list[str] | None = None) -> None:
