@@ -483,7 +483,11 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
     ]
     notes = [n for n in report.notes if n.startswith(pid) or pid in n]
     msg = " ".join(
-        ([f"Missing: {'; '.join(missing)} — the plan uses no value in their place."] if missing else [])
+        (
+            [f"Missing: {'; '.join(missing)} — the plan uses no value in their place."]
+            if missing
+            else []
+        )
         + notes
     )
     return _available("plan_vs_doses", rows, msg, details=daily)
@@ -662,9 +666,58 @@ def report_panel() -> Panel:
     return panel("report")
 
 
+_EVALUATIONS: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
+
+
+def monitoring_evaluations() -> list[tuple[Any, Any]]:
+    """Each active monitoring plan with its evaluation on the whole database, cached by the
+    data's fingerprint (the engine's derivation of a whole cohort takes seconds)."""
+    from bvall.store.models import MonitoringPlan
+    from bvall.store.monitoring import evaluate_plan
+
+    plans = list(MonitoringPlan.objects.filter(active=True))
+    if not plans:
+        return []
+    cohort = cohort_of(None)
+    fp = cohort.fingerprint()
+    out = []
+    for plan in plans:
+        key = (fp, plan.pk, plan.registered.isoformat())
+        hit = _EVALUATIONS.get(key)
+        if hit is None:
+            hit = evaluate_plan(plan, cohort)
+            _EVALUATIONS[key] = hit
+            while len(_EVALUATIONS) > 16:
+                _EVALUATIONS.popitem(last=False)
+        out.append((plan, hit))
+    return out
+
+
 def trial_monitoring_panel() -> Panel:
-    """The trial design's stopping rules against the data."""
-    return panel("trial_monitoring")
+    """The trial design's stopping rules against the data: one row per active plan, with its
+    decision, the looks reached and the endpoint mapping (``evaluation``)."""
+    rows = []
+    for plan, ev in monitoring_evaluations():
+        d = ev.decision
+        rows.append(
+            {
+                "label": plan.name,
+                "value": d.action.replace("_", " "),
+                "explanation": d.message,
+                "rule_id": f"design.{ev.design_type}",
+                "rule_version": str(plan.document.get("created_by", "")),
+                "alert": bool(ev.crossings) or bool(d.alerts),
+                "plan": plan,
+                "evaluation": ev,
+            }
+        )
+    msg = (
+        ""
+        if rows
+        else "No monitoring plan is registered. Save a design (bvall design bop2|monitor|simon "
+        "--save FILE) and upload it here."
+    )
+    return _available("trial_monitoring", rows, msg)
 
 
 def engines_status() -> list[dict[str, Any]]:
