@@ -308,13 +308,21 @@ def _alert_row(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Alerts of the latest this many graded study days are listed on the patient page.
+RECENT_DAYS = 3
+
+
 def _grades_panel(d: Derivations) -> Panel:
     grades = d.grades
     alerts = derive_lab_alerts(grades)
     latest: dict[str, dict[str, Any]] = {}
     for g in sorted(grades, key=_sort_key):
         latest[g["term_id"]] = g
-    rows = [_alert_row(a) for a in reversed(alerts)]
+    # the page shows the alerts of the latest RECENT_DAYS graded days; the API has them all
+    days = [g["day"] for g in grades if g["day"] is not None]
+    since = max(days) - RECENT_DAYS + 1 if days else None
+    recent = [a for a in alerts if since is None or (a["day"] is not None and a["day"] >= since)]
+    rows = [_alert_row(a) for a in reversed(recent)]
     for g in sorted(latest.values(), key=lambda g: g["term"]):
         value = f"grade {g['grade']}" if g["grade"] is not None else "not gradable"
         rows.append(
@@ -327,11 +335,13 @@ def _grades_panel(d: Derivations) -> Panel:
         )
     rules = "; ".join(f"{r.rule_id}: {r.description} ({r.source})" for r in ALERT_RULES.values())
     msg = (
-        f"{len(alerts)} alert(s) under the rules {rules}."
+        f"{len(recent)} alert(s) from D{since} on ({len(alerts)} in all) under the rules {rules}."
+        if grades and since is not None
+        else f"{len(alerts)} alert(s) under the rules {rules}."
         if grades
         else "No lab value to grade yet."
     )
-    return _available("grades_alerts", rows, msg, alerts=len(alerts))
+    return _available("grades_alerts", rows, msg, alerts=len(recent))
 
 
 def _episodes_panel(d: Derivations) -> Panel:
