@@ -64,3 +64,35 @@ def test_backup_from_postgres_restores_into_sqlite(pg, tmp_path: Path) -> None: 
     assert live.query(database, sql) == live.query(target, sql)
     sql = "SELECT history_id, id, history_type, history_change_reason FROM marrow_assessments_history ORDER BY history_id"
     assert live.query(database, sql) == live.query(target, sql)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE monitoring_events SET message = 'x'",
+        "DELETE FROM monitoring_events",
+        "TRUNCATE monitoring_events",
+    ],
+)
+def test_postgres_refuses_to_change_monitoring_events(pg, statement: str) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    _, _, database = pg
+    with psycopg.connect(database) as conn:
+        if conn.execute("SELECT count(*) FROM monitoring_events").fetchone() == (0,):
+            plan = conn.execute(
+                "INSERT INTO monitoring_plans (name, design_type, document, active, registered) "
+                "VALUES ('t', 'toxicity_monitor', '{}', true, now()) RETURNING id"
+            ).fetchone()
+            assert plan is not None
+            conn.execute(
+                "INSERT INTO monitoring_events (plan_id, look, action, message, evaluation, "
+                "recorded) VALUES (%s, 1, 'stop_toxicity', 'm', '{}', now())",
+                (plan[0],),
+            )
+            conn.commit()
+    with (
+        psycopg.connect(database) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(statement)

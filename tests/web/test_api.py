@@ -85,12 +85,14 @@ def test_lab_day_update_conflict_and_audit_through_the_api(loaded, users) -> Non
     assert entries[0]["changes"] == [{"field": "value", "before": "0.7", "after": "0.75"}]
 
 
-def test_derived_panels_answer_503_until_the_engines_land(loaded, users) -> None:  # type: ignore[no-untyped-def]
+def test_derived_panels_answer_with_the_engines_rows(loaded, users) -> None:  # type: ignore[no-untyped-def]
     c, auth = _token_client(users["investigator"])
     r = c.get("/api/patients/A01/derived/grades_alerts", **auth)
-    assert r.status_code == 503
-    assert r.json()["available"] is False
-    assert "not installed" in r.json()["detail"] or "not yet connected" in r.json()["detail"]
+    assert r.status_code == 200
+    assert r.json()["available"] is True
+    # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5), an alert
+    alert = next(x for x in r.json()["rows"] if x["alert"])
+    assert alert["rule_id"] == "ctcae_v5_labs.neutrophil_count_decreased.g4"
     assert c.get("/api/analysis", **auth).status_code == 503
 
 

@@ -13,6 +13,7 @@ from bvall.cli import db as _db
 from bvall.cli import derive as _derive
 from bvall.cli import design as _design
 from bvall.cli import figures as _figures
+from bvall.cli import monitor as _monitor
 from bvall.cli import plan as _plan
 from bvall.cli import report as _report
 from bvall.cli import serve as _serve
@@ -52,6 +53,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_db.users, name="user")
 app.command("serve")(_serve.serve)
 app.add_typer(_design.app, name="design")
+app.command("monitor")(_monitor.monitor)
 app.add_typer(_stats.app, name="stats")
 app.command("audit")(_audit.audit)
 app.command("vocab")(_vocab.vocab)

@@ -212,3 +212,58 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class MonitoringPlan(models.Model):
+    """A saved phase II design (``bvall design ... --save``) registered for live monitoring.
+
+    ``document`` is the design file as read (validated by :func:`bvall.design.read_design` on
+    registration and on every evaluation).
+    """
+
+    name = models.CharField(max_length=200)
+    design_type = models.CharField(max_length=40)
+    document = models.JSONField()
+    active = models.BooleanField(default=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    registered = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(table_name="monitoring_plans_history")
+
+    class Meta:
+        db_table = "monitoring_plans"
+        ordering = ("-registered",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.design_type})"
+
+
+class MonitoringEvent(models.Model):
+    """A boundary crossing of a monitoring plan: written once per crossing, never changed.
+
+    Append-only like the history tables (migration ``0004``): who evaluated, when, which plan,
+    which look, what was crossed, and the evaluation behind it.
+    """
+
+    plan = models.ForeignKey(MonitoringPlan, on_delete=models.PROTECT, related_name="events")
+    look = models.PositiveIntegerField()
+    action = models.CharField(max_length=40)
+    message = models.TextField()
+    evaluation = models.JSONField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "monitoring_events"
+        ordering = ("recorded", "pk")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["plan", "look", "action"], name="monitoring_event_once_per_crossing"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.plan} look {self.look}: {self.action}"

@@ -60,11 +60,12 @@ def render_lab_chart(
     ref: tuple[float | None, float | None] = (None, None),
     width: int = 300,
     height: int = 140,
+    bands: Sequence[tuple[int, float | None, float | None]] = (),
 ) -> str:
     """A small line chart of one lab test over study days (canonical unit), as SVG markup.
 
-    ``ref`` is the reference range (shaded) when the values share one. Grade bands come from the
-    criteria engine and are not drawn here.
+    ``ref`` is the reference range (shaded) when the values share one. ``bands`` are CTCAE grade
+    bands ``(grade, low, high)`` from the criteria engine (``None`` = open), drawn behind.
     """
     left, right, top, bottom = 40, 8, 18, 22
     pw, ph = width - left - right, height - top - bottom
@@ -92,6 +93,16 @@ def render_lab_chart(
     def y(v: float) -> float:
         return top + ph - (v - y0) / (y1 - y0) * ph
 
+    for grade, blo, bhi in bands:
+        top_v = min(bhi if bhi is not None else y1, y1)
+        bot_v = max(blo if blo is not None else y0, y0)
+        if top_v <= bot_v:
+            continue
+        ya, yb = y(top_v), y(bot_v)
+        parts.append(
+            f'<rect x="{left}" y="{ya:.1f}" width="{pw}" height="{yb - ya:.1f}" '
+            f'class="chart-band g{grade}"><title>CTCAE grade {grade}</title></rect>'
+        )
     lo, hi = ref
     if lo is not None or hi is not None:
         ya, yb = y(hi if hi is not None else y1), y(lo if lo is not None else y0)

@@ -14,8 +14,17 @@ def study(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"study": None, "role": None, "perms_bvall": {}}
+    role = access.role_of(user)
+    crossings = []
+    if role in ("admin", "investigator"):
+        from bvall.store.models import MonitoringEvent
+
+        crossings = list(
+            MonitoringEvent.objects.filter(plan__active=True).select_related("plan")[:5]
+        )
     return {
+        "monitoring_crossings": crossings,
         "study": study_metadata(cached=True),
-        "role": access.role_of(user),
+        "role": role,
         "perms_bvall": {a: access.can(user, a) for a in access.PERMISSIONS},
     }

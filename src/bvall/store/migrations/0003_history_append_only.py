@@ -31,7 +31,11 @@ def _history_tables(apps: Any) -> list[str]:
 
 
 def forwards(apps: Any, schema_editor: Any) -> None:
-    tables = _history_tables(apps)
+    add_append_only(schema_editor, _history_tables(apps))
+
+
+def add_append_only(schema_editor: Any, tables: list[str]) -> None:
+    """Triggers that refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``tables``."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_FUNCTION, params=None)  # '%' belongs to RAISE, not to psycopg
@@ -55,13 +59,18 @@ def forwards(apps: Any, schema_editor: Any) -> None:
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:
-    tables = _history_tables(apps)
+    drop_append_only(schema_editor, _history_tables(apps))
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS bvall_refuse_history_change()")
+
+
+def drop_append_only(schema_editor: Any, tables: list[str]) -> None:
+    """Remove the triggers of :func:`add_append_only` from ``tables``."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         for t in tables:
             schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_append_only" ON "{t}"')
             schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_no_truncate" ON "{t}"')
-        schema_editor.execute("DROP FUNCTION IF EXISTS bvall_refuse_history_change()")
     elif vendor == "sqlite":
         for t in tables:
             for op in ("update", "delete"):

@@ -102,9 +102,12 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             if last_date
             else (f"D{last_day}" if last_day is not None else "baseline")
         )
+    alerts = derived.cohort_alerts(ids)
+    by_patient = {r["patient_id"]: r["alerts"] for r in alerts.rows}
     rows = [
         {
             "p": p,
+            "alerts": by_patient.get(p.patient_id, []),
             "d1": d1.get(p.patient_id),
             "day": study_day(d1.get(p.patient_id), today),
             "response": response.get(p.patient_id),
@@ -117,7 +120,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "q": q,
         "today": today,
-        "alerts": derived.cohort_alerts(ids),
+        "alerts": alerts,
         "sites": access.site_codes(request.user),
     }
     template = (

@@ -122,7 +122,11 @@ def _when(lab: Any) -> str:
     return lab.timepoint or "?"
 
 
-def _lab_panels(labs: list[Any], d1: dt.date | None) -> tuple[list[str], dict[str, Any]]:
+def _lab_panels(
+    labs: list[Any],
+    d1: dt.date | None,
+    bands: dict[str, list[tuple[int, float | None, float | None]]] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
     """Charts of the key counts (canonical units) and a pivot of the latest values as entered."""
     tests = load_lab_tests()
     by_test: dict[str, list[Any]] = defaultdict(list)
@@ -155,7 +159,15 @@ def _lab_panels(labs: list[Any], d1: dt.date | None) -> tuple[list[str], dict[st
             ref = refs.pop() if len(refs) == 1 else (None, None)
             if len(charts) < 12:
                 charts.append(
-                    mark_safe(render_lab_chart(points, test.name, test.canonical_unit, ref))
+                    mark_safe(
+                        render_lab_chart(
+                            points,
+                            test.name,
+                            test.canonical_unit,
+                            ref,
+                            bands=(bands or {}).get(code, ()),
+                        )
+                    )
                 )
     # pivot: columns = the 10 latest time points
     keyed = sorted(
@@ -224,7 +236,11 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     d1 = first_induction_day(objs["treatment_courses"])
     today = timezone.localdate()
     add_url = reverse("new_record", args=[pid, "_table_"])
-    charts, pivot = _lab_panels(objs["labs"], d1)
+    bands = derived.lab_grade_bands(pid)
+    by_test: dict[str, list[tuple[int, float | None, float | None]]] = defaultdict(list)
+    for b in bands.rows:
+        by_test[b["test"]].append((b["grade"], b["low"], b["high"]))
+    charts, pivot = _lab_panels(objs["labs"], d1, by_test)
     sections = []
     for t, title, is_open in SECTIONS:
         s = _section(t, title, is_open, objs.get(t, []), can_edit, pid)
@@ -238,7 +254,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "today": today,
         "charts": charts,
         "pivot": pivot,
-        "bands": derived.lab_grade_bands(pid),
+        "bands": bands,
         "panels": derived.patient_panels(pid),
         "timeline": _timeline(objs, d1),
         "sections": sections,
