@@ -69,6 +69,11 @@ def test_os_reproduces_the_papers_one_year_estimate(
     assert texts[0].startswith("1-year OS: 83.3%")
     rfs = [t.get_text() for t in _artists(example_figures["figure-rfs"], "landmark:0").values()]  # type: ignore[union-attr]
     assert rfs[0].startswith("1-year RFS: 60.6%")  # paper: 60.6 % (= 20/33)
+    # The interval is the study table's (log-log by default), so figure and table agree:
+    # R survival::survfit(..., conf.type = "log-log") gives 27.3-97.5 for OS and 7.5-90.8
+    # for RFS at 365 days (the values tests/analysis/test_tables.py checks in the table).
+    assert "(95% CI 27.3–97.5)" in texts[0], texts[0]
+    assert "(95% CI 7.5–90.8)" in rfs[0], rfs[0]
 
 
 @pytest.mark.parametrize(

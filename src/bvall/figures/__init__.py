@@ -44,14 +44,15 @@ FORMATS: tuple[str, ...] = ("svg", "png", "pdf")
 
 
 def build_figures(
-    cohort: Cohort, *, settings: CriteriaSettings | None = None
+    cohort: Cohort, *, settings: CriteriaSettings | None = None, km_conf_type: str = "log-log"
 ) -> tuple[list[StudyFigure], list[str]]:
     """Every study figure the cohort supports, in :data:`FIGURE_IDS` order, and one sentence
-    per omitted figure saying why (``"figure-os: ..."``)."""
+    per omitted figure saying why (``"figure-os: ..."``). ``km_conf_type``: the Kaplan–Meier
+    interval transform, the same default as the study tables."""
     endpoints = derive(cohort, "endpoints", settings=settings)
     figures: list[StudyFigure] = []
     reasons: list[str] = []
-    survival, why = build_survival_figures(cohort, endpoints)
+    survival, why = build_survival_figures(cohort, endpoints, km_conf_type)
     figures += survival
     reasons += why
     for built, reason in (

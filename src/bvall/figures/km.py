@@ -129,15 +129,22 @@ def _pct(v: float) -> str:
 
 
 def compute_landmark_text(curve: KMCurve, months: float, name: str) -> str | None:
-    """``'1-year OS: 83.3% (95% CI 58.3–100.0)'``; ``None`` when nobody is
-    followed that long (the estimate would be carried past the data)."""
+    """``'1-year OS: 83.3% (95% CI 27.3–97.5)'``, or "not estimable" when nobody is followed
+    that long (the estimate would be carried past the data). In a panel of several curves the
+    text starts with the curve's label, so colour is not the only key."""
     fit = curve.fit
+    if curve.label != "All patients":
+        name = f"{curve.label}, {name}"
     if float(fit.time[-1]) < months * DAYS_PER_MONTH:
-        return None
+        return f"{name}: not estimable"
     (lm,) = fit.at([months * DAYS_PER_MONTH])
     value = lm.survival if hasattr(lm, "survival") else lm.incidence
     level = round(100 * fit.level)
-    if lm.lower == lm.upper == value:  # no event yet: the interval is the point
+    # No event yet: the interval is the point (log, plain) or undefined (log-log, as R's NA).
+    no_events = value in (0.0, 1.0) and (
+        lm.lower == lm.upper == value or (math.isnan(lm.lower) and math.isnan(lm.upper))
+    )
+    if no_events:
         return f"{name}: {_pct(value)}% (no events)"
     return f"{name}: {_pct(value)}% ({level}% CI {_pct(lm.lower)}–{_pct(lm.upper)})"
 
@@ -385,10 +392,12 @@ def _source_sentence(cohort: Cohort, endpoints: pa.Table) -> str:
 
 
 def _survival_panels(
-    rows: Sequence[dict[str, Any]], time_col: str, event_col: str, name: str
+    rows: Sequence[dict[str, Any]], time_col: str, event_col: str, name: str, conf_type: str
 ) -> tuple[KMPanel, ...]:
     arms = _arms(rows)
-    overall = compute_kaplan_meier([r[time_col] for r in rows], [bool(r[event_col]) for r in rows])
+    overall = compute_kaplan_meier(
+        [r[time_col] for r in rows], [bool(r[event_col]) for r in rows], conf_type
+    )
     first = KMPanel(
         "A  All patients" if len(arms) > 1 else "All patients",
         (KMCurve("All patients", OVERALL_COLOUR, overall, band=True),),
@@ -400,7 +409,9 @@ def _survival_panels(
     curves = []
     for arm in arms:
         sub = [r for r in rows if r["arm"] == arm]
-        fit = compute_kaplan_meier([r[time_col] for r in sub], [bool(r[event_col]) for r in sub])
+        fit = compute_kaplan_meier(
+            [r[time_col] for r in sub], [bool(r[event_col]) for r in sub], conf_type
+        )
         curves.append(KMCurve(arm_label(arm), arm_colour(arm), fit))
     return (first, KMPanel("B  By induction arm", tuple(curves), landmark_name=name))
 
@@ -440,10 +451,14 @@ def _km_caption(
 
 
 def build_survival_figures(
-    cohort: Cohort, endpoints: pa.Table
+    cohort: Cohort, endpoints: pa.Table, conf_type: str = "log-log"
 ) -> tuple[list[StudyFigure], list[str]]:
     """``figure-os``, ``figure-rfs`` and ``figure-cir`` from the derived endpoints, or the
-    reason each cannot be drawn (no per-patient times: never drawn from summary figures)."""
+    reason each cannot be drawn (no per-patient times: never drawn from summary figures).
+
+    ``conf_type`` is the Kaplan–Meier interval transform; its default is the study tables'
+    (:func:`bvall.analysis.build_analysis`), so a figure and its table print the same interval.
+    """
     rows = endpoints.to_pylist()
     figures: list[StudyFigure] = []
     reasons: list[str] = []
@@ -459,7 +474,7 @@ def build_survival_figures(
             "such as a printed 1-year estimate."
         )
     else:
-        panels = _survival_panels(os_rows, "os_days", "os_event", "1-year OS")
+        panels = _survival_panels(os_rows, "os_days", "os_event", "1-year OS", conf_type)
         fig = render_km(
             panels,
             xlabel="Months from start of induction (D1)",
@@ -491,7 +506,7 @@ def build_survival_figures(
             f"'{cohort.metadata.name}', so relapse and death without relapse cannot be dated."
         )
         return figures, reasons
-    panels = _survival_panels(rfs_rows, "rfs_days", "rfs_event", "1-year RFS")
+    panels = _survival_panels(rfs_rows, "rfs_days", "rfs_event", "1-year RFS", conf_type)
     fig = render_km(
         panels,
         xlabel="Months from first complete remission",
