@@ -248,21 +248,9 @@ def _finish(
             "response_reported": m.response_reported,
         }
     )
+    observed = RESPONSE_COLUMNS[: RESPONSE_COLUMNS.index("rule_id")]
     return m.select(
-        "patient_id",
-        "timepoint",
-        "day",
-        "blasts_percent",
-        "anc",
-        "platelets",
-        "counts_day",
-        "response",
-        "response_source",
-        "response_derived",
-        "response_reported",
-        "mrd_negative",
-        "mrd_level",
-        "mrd_sensitivity",
+        *observed,
         rule_id=rule_id,
         rule_version=ibis.literal(rf.rule_version),
         inputs=inputs,
