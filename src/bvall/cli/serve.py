@@ -56,6 +56,12 @@ def _run_gunicorn(application: Any, options: dict[str, Any]) -> None:
     _App().run()
 
 
+def _warm_worker(worker: Any) -> None:
+    from bvall.web.derived import start_warming
+
+    start_warming()
+
+
 def serve(
     database: Annotated[
         str | None,
@@ -130,5 +136,8 @@ def serve(
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "bvall",
+            # each worker derives the data once in the background as it starts (a page asked
+            # for before that finishes waits for it; start-up never does)
+            "post_worker_init": _warm_worker,
         },
     )
