@@ -4,7 +4,7 @@
 
 Starts a new server (new database, demo data), logs in, and times, in order: the first patient
 page (P05) right after start-up, a second patient (P07), the cohort list, the first patient
-again, then (after a save changes the data) P05 again. ``--wait`` seconds pass between start-up
+again, the analysis page twice, then (after a save of P05's labs) P05 and P07 again. ``--wait`` seconds pass between start-up
 and the first request (0: the first page arrives while the server may still be warming its
 cache). The ratios are against the first cold page of the same run.
 """
@@ -12,6 +12,7 @@ cache). The ratios are against the first cold page of the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -42,7 +43,8 @@ def main() -> None:
         started = time.perf_counter() - t_start
         try:
             assert srv.admin_password
-            client = Client(srv.url, "admin", srv.admin_password, "")
+            token = srv.token()
+            client = Client(srv.url, "admin", srv.admin_password, token)
             time.sleep(args.wait)
             rows: list[tuple[str, float, int]] = [("server start (until /healthz)", started, 200)]
             for label, path in (
@@ -53,6 +55,28 @@ def main() -> None:
                 ("patient P05, again", "/patients/P05/"),
                 ("analysis page", "/analysis/"),
                 ("analysis page, again", "/analysis/"),
+            ):
+                dt, status = timed(client, path)
+                rows.append((label, dt, status))
+            body = json.dumps(
+                {
+                    "study_day": 200,
+                    "reason": "benchmark",
+                    "labs": [{"test": "anc", "value": 0.7, "unit": "10^9/L"}],
+                }
+            )
+            t0 = time.perf_counter()
+            status, _ = client.request(
+                "POST",
+                "/api/patients/P05/labs",
+                body,
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            rows.append(("save a day's labs of P05 (API)", time.perf_counter() - t0, status))
+            for label, path in (
+                ("patient P05 after the save", "/patients/P05/"),
+                ("patient P07 after the save", "/patients/P07/"),
+                ("patient P05 after the save, again", "/patients/P05/"),
             ):
                 dt, status = timed(client, path)
                 rows.append((label, dt, status))

@@ -122,6 +122,17 @@ def serve(
             highlight=False,
         )
     n = workers or max(2, multiprocessing.cpu_count())
+    # the workers share their derivations of the data in a private folder of this server
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from bvall.web.derived import SHARED_CACHE_ENV
+
+    shared = tempfile.mkdtemp(prefix="bvall-derived-")  # mode 0700
+    os.environ[SHARED_CACHE_ENV] = shared
+    atexit.register(shutil.rmtree, shared, True)
     _run_gunicorn(
         application,
         {

@@ -33,7 +33,10 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 #: Engines by package, with the name a user reads.
@@ -264,6 +267,8 @@ _CACHE_SIZE = 4
 _PATIENTS: dict[str, tuple[str, Derivations]] = {}
 #: fingerprint -> the whole database's derivation (assembled from _PATIENTS)
 _CACHE: OrderedDict[str, Derivations] = OrderedDict()
+#: Whether this process has derived (the criteria engine compiles its SQL once per process).
+_COMPILED: list[bool] = []
 
 
 def data_version() -> tuple[Any, ...]:
@@ -391,17 +396,79 @@ def _ensure(snap: Snapshot, patient_ids: list[str]) -> list[Derivations]:
         # a derivation hardly depends on the number of patients
         stale = [pid for pid in snap.patient_ids if _current(snap, pid) is None]
         if stale:
-            cohort = snap.cohort if len(stale) == len(snap.patient_ids) else None
-            if cohort is None:
-                cohort = snap.cohort.subset(stale)
-            d = _derive_all(cohort)
-            for pid in stale:
-                _PATIENTS[pid] = (snap.patient_keys[pid], d.only([pid]))
+            with _shared_lock() as shared:
+                if shared is not None:  # another worker of this server may have derived them
+                    for pid in stale:
+                        got = _read_shared(shared, snap.patient_keys[pid])
+                        if got is not None:
+                            _PATIENTS[pid] = (snap.patient_keys[pid], got)
+                    stale = [pid for pid in stale if _current(snap, pid) is None]
+                if stale:
+                    whole = len(stale) == len(snap.patient_ids)
+                    d = _derive_all(snap.cohort if whole else snap.cohort.subset(stale))
+                    _COMPILED.append(True)
+                    for pid in stale:
+                        mine = d.only([pid])
+                        _PATIENTS[pid] = (snap.patient_keys[pid], mine)
+                        if shared is not None:
+                            _write_shared(shared, snap.patient_keys[pid], mine)
+                    if shared is not None:  # forget the derivations of data no longer there
+                        keep = {f"{k}.pickle" for k in snap.patient_keys.values()}
+                        for f in shared.glob("*.pickle"):
+                            if f.name not in keep:
+                                f.unlink(missing_ok=True)
             for pid in list(_PATIENTS):
                 if pid not in snap.patient_keys:
                     del _PATIENTS[pid]
         out = [_current(snap, pid) for pid in wanted]
     return [f for f in out if f is not None]
+
+
+#: Set by ``bvall serve`` to a folder of its own (removed when it stops): the workers of one
+#: server share their derivations there, so the data are derived once, not once per worker.
+SHARED_CACHE_ENV = "BVALL_DERIVED_CACHE"
+
+
+@contextmanager
+def _shared_lock() -> Iterator[Path | None]:
+    """The server-wide lock (an exclusive ``flock`` on a file in the shared folder): the
+    first worker derives, the others wait and read its result. ``None`` outside ``bvall serve``."""
+    import fcntl
+    import os
+
+    folder = os.environ.get(SHARED_CACHE_ENV)
+    if not folder or not Path(folder).is_dir():
+        yield None
+        return
+    with open(Path(folder) / "derive.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield Path(folder)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_shared(folder: Path, key: str) -> Derivations | None:
+    import pickle
+
+    path = folder / f"{key}.pickle"
+    if not path.exists():
+        return None
+    # written by this server's own workers into its private folder (mode 0700), keyed by the
+    # SHA-256 of the patient's data: never a file from elsewhere
+    with open(path, "rb") as fh:
+        got = pickle.load(fh)
+    return got if isinstance(got, Derivations) else None
+
+
+def _write_shared(folder: Path, key: str, d: Derivations) -> None:
+    import os
+    import pickle
+
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(d, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / f"{key}.pickle")
 
 
 def database_derivations() -> tuple[Snapshot, Derivations]:
@@ -1117,14 +1184,42 @@ def warm() -> None:
     try:
         snap, _ = database_derivations()
         log.info("derived %d patient(s) in %.1f s", len(snap.patient_ids), time.perf_counter() - t0)
+        if snap.patient_ids and not _COMPILED:
+            # another worker derived the data; derive one patient here too, so that the first
+            # save served by this worker does not also pay the engine's one-time compilation
+            with _DERIVE_LOCK:
+                _derive_all(snap.cohort.subset(snap.patient_ids[:1]))
+                _COMPILED.append(True)
         monitoring_evaluations()
-        if snap.patient_ids:
+        if snap.patient_ids and _first_to_warm_the_analysis():
             live_analysis(list(snap.patient_ids))
         log.info("warm-up done in %.1f s", time.perf_counter() - t0)
     except Exception:  # a failed warm-up only means the first page derives itself
         log.exception("warm-up failed; pages derive on first view")
     finally:
         connections.close_all()
+
+
+_WARM_CLAIM: list[Any] = []
+
+
+def _first_to_warm_the_analysis() -> bool:
+    """Only one worker of a server builds the default analysis at start-up (it is not shared
+    between workers; building it in every worker at once would slow every first page)."""
+    import fcntl
+    import os
+
+    folder = os.environ.get(SHARED_CACHE_ENV)
+    if not folder or not Path(folder).is_dir():
+        return True
+    fh = open(Path(folder) / "warm-analysis.lock", "a+b")  # noqa: SIM115  held for the process
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    _WARM_CLAIM.append(fh)
+    return True
 
 
 def start_warming() -> threading.Thread:
