@@ -31,13 +31,17 @@ Every derived row from the criteria engine carries ``rule_id``, ``rule_version``
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+_log = logging.getLogger("bvall.web.derived")
 
 #: Engines by package, with the name a user reads.
 ENGINES: dict[str, str] = {
@@ -405,8 +409,14 @@ def _ensure(snap: Snapshot, patient_ids: list[str]) -> list[Derivations]:
                     stale = [pid for pid in stale if _current(snap, pid) is None]
                 if stale:
                     whole = len(stale) == len(snap.patient_ids)
+                    t0 = time.perf_counter()
                     d = _derive_all(snap.cohort if whole else snap.cohort.subset(stale))
                     _COMPILED.append(True)
+                    _log.info(
+                        "derived %s in %.1f s",
+                        "all patients" if whole else ", ".join(stale),
+                        time.perf_counter() - t0,
+                    )
                     for pid in stale:
                         mine = d.only([pid])
                         _PATIENTS[pid] = (snap.patient_keys[pid], mine)
