@@ -93,7 +93,14 @@ def test_derived_panels_answer_with_the_engines_rows(loaded, users) -> None:  # 
     # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5), an alert
     alert = next(x for x in r.json()["rows"] if x["alert"])
     assert alert["rule_id"] == "ctcae_v5_labs.neutrophil_count_decreased.g4"
-    assert c.get("/api/analysis", **auth).status_code == 503
+    r = c.get("/api/analysis", **auth)
+    assert r.status_code == 200
+    assert r.json()["patients"] == ["A01", "A02"]  # site A only
+    assert {t["id"] for t in r.json()["tables"]}
+    pdf = c.get("/api/report.html", **auth)
+    assert pdf.status_code == 200
+    assert "attachment" in pdf["Content-Disposition"]
+    assert b"Input data SHA-256" in pdf.content
 
 
 def test_api_import_validates_and_commits(loaded, users) -> None:  # type: ignore[no-untyped-def]

@@ -135,3 +135,28 @@ def test_cohort_alerts_flag_the_latest_day_grade_3_labs(loaded: Any) -> None:
     by = {r["patient_id"]: r["alerts"] for r in panel.rows}
     assert [a["rule_id"] for a in by["A01"]] == ["ctcae_v5_labs.neutrophil_count_decreased.g4"]
     assert by["A02"] == []
+
+
+def test_panels_of_one_patient_in_a_larger_database_equal_that_patients_own_derivation(
+    db: Any, example: Any
+) -> None:
+    """The database is derived once for all patients and filtered: P05's rows must be the
+    rows the engines give on a cohort of P05 alone (reference: derive on example.subset)."""
+    from bvall.criteria import derive
+    from bvall.regimen import derive_deviations
+    from bvall.store.convert import load_cohort_into_database
+    from bvall.web import derived
+
+    load_cohort_into_database(example.subset(["P02", "P05", "P07"]), reason="test load")
+    alone = example.subset(["P05"])
+    d = derived.derivations(["P05"])
+    for name in ("grades", "crs", "icans", "tls", "response"):
+        assert getattr(d, name) == derive(alone, name).to_pylist(), name
+    ref = derive_deviations(alone)
+    assert d.deviations.summary.to_pylist() == ref.summary.to_pylist()
+    assert d.deviations.daily.to_pylist() == ref.daily.to_pylist()
+    assert d.deviations.events.to_pylist() == ref.events.to_pylist()
+    # the whole database was derived once: P07's rows come from the same cached derivation
+    snap, whole = derived.database_derivations()
+    assert set(snap.patient_ids) == {"P02", "P05", "P07"}
+    assert {g["patient_id"] for g in whole.grades} == {"P02", "P05", "P07"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from html import escape
 
 import pytest
 from django.test import Client
@@ -39,7 +40,9 @@ def test_cohort_list_shows_visible_patients_with_study_day_and_reported_response
     assert "CR, MRD−" in html  # reported marrow of A01
     assert "2025-03-03" in html  # induction D1 of A01
     assert "SYNTHETIC DEMO DATA" in html  # the loaded cohort's metadata says synthetic
-    assert _slot_text("bvall.criteria", "criteria engine") in html
+    # the current-alerts column is wired to the criteria engine (no "not connected" slot)
+    assert "not yet connected" not in html
+    assert "alert.lab_grade_ge3" in html
 
 
 def test_htmx_filter_returns_only_rows(loaded, users) -> None:  # type: ignore[no-untyped-def]
@@ -50,7 +53,7 @@ def test_htmx_filter_returns_only_rows(loaded, users) -> None:  # type: ignore[n
     assert "A01" not in html
 
 
-def test_patient_page_shows_observed_data_and_plain_slots(loaded, users) -> None:  # type: ignore[no-untyped-def]
+def test_patient_page_shows_observed_data_and_the_engines_panels(loaded, users) -> None:  # type: ignore[no-untyped-def]
     html = _client(users["investigator"]).get("/patients/A01/").content.decode()
     assert "<svg" in html
     assert "Absolute neutrophil count" in html
@@ -63,10 +66,9 @@ def test_patient_page_shows_observed_data_and_plain_slots(loaded, users) -> None
         "Derived response",
     ):
         assert slot in html
-    assert _slot_text("bvall.criteria", "criteria engine") in html
-    assert _slot_text("bvall.regimen", "regimen planner") in html
-    # no derived grade is shown anywhere
-    assert not re.search(r"grade [1-5]: ANC", html)
+    assert "not yet connected" not in html
+    # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5 x10^9/L), an alert
+    assert "ctcae_v5_labs.neutrophil_count_decreased.g4" in html
 
 
 def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) -> None:  # type: ignore[no-untyped-def]
@@ -257,9 +259,50 @@ def test_users_sites_and_tokens(loaded, users) -> None:  # type: ignore[no-untyp
     assert {p["patient_id"] for p in r.json()} == {"A01", "A02"}
 
 
-def test_analysis_and_monitoring_pages_say_plainly_what_is_not_there(loaded, users) -> None:  # type: ignore[no-untyped-def]
-    c = _client(users["investigator"])
+def test_analysis_page_shows_the_study_tables_of_the_visible_patients_only(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.analysis import build_analysis
+    from bvall.report.content import cell_sources
+
+    c = _client(users["monitor"])  # site A: A01 and A02 (A03 is at site B)
     html = c.get("/analysis/").content.decode()
-    assert _slot_text("bvall.stats", "statistics") in html
-    assert _slot_text("bvall.report", "report renderer") in html
-    assert _slot_text("bvall.design", "trial design") in c.get("/monitoring/").content.decode()
+    assert "Live analysis" in html
+    assert "2 patient(s)" in html
+    # reference: the report's own tables on a cohort of exactly A01 and A02
+    ref = build_analysis(loaded.subset(["A01", "A02"]))
+    for table in ref.tables:
+        assert f'id="{table.id}"' in html
+    cell = next(c for t in ref.tables for r in t.rows for c in r.cells if c.provenance)
+    assert f'title="{escape(cell_sources(cell))}"' in html
+    assert 'href="/analysis/report.pdf?ci=clopper-pearson&amp;level=0.95"' in html
+    assert "Figures" in html
+    other = c.get("/analysis/?ci=wilson&level=0.9").content.decode()
+    assert '<option value="wilson" selected>' in other
+    assert "wilson 90% intervals" in other
+    bad = c.get("/analysis/?ci=wald-ish&level=2").content.decode()
+    assert "wald-ish" in bad  # the error quotes the bad value; the default is shown instead
+
+
+def test_a_monitor_downloads_the_report_as_attachments(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    c = _client(users["monitor"])
+    r = c.get("/analysis/report.csv")
+    assert r.status_code == 200
+    assert r["Content-Type"] == "application/zip"
+    name = re.search(r'filename="([^"]+)"', r["Content-Disposition"]).group(1)  # type: ignore[union-attr]
+    assert re.fullmatch(r"bvall-report-[A-Za-z0-9._-]+-\d{8}-\d{4}\.zip", name)
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert any(n.endswith(".csv") for n in z.namelist())
+    docx = c.get("/analysis/report.docx")
+    assert docx.status_code == 200
+    assert docx.content[:2] == b"PK"
+    assert c.get("/analysis/report.xls").status_code == 400
+    assert _client(users["data_entry"]).get("/analysis/report.csv").status_code == 403
+
+
+def test_monitoring_page_says_plainly_when_no_plan_is_registered(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c = _client(users["investigator"])
+    html = c.get("/monitoring/").content.decode()
+    assert "No monitoring plan is registered." in html
+    assert "not yet connected" not in html

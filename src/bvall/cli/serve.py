@@ -56,6 +56,12 @@ def _run_gunicorn(application: Any, options: dict[str, Any]) -> None:
     _App().run()
 
 
+def _warm_worker(worker: Any) -> None:
+    from bvall.web.derived import start_warming
+
+    start_warming()
+
+
 def serve(
     database: Annotated[
         str | None,
@@ -116,6 +122,17 @@ def serve(
             highlight=False,
         )
     n = workers or max(2, multiprocessing.cpu_count())
+    # the workers share their derivations of the data in a private folder of this server
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from bvall.web.derived import SHARED_CACHE_ENV
+
+    shared = tempfile.mkdtemp(prefix="bvall-derived-")  # mode 0700
+    os.environ[SHARED_CACHE_ENV] = shared
+    atexit.register(shutil.rmtree, shared, True)
     _run_gunicorn(
         application,
         {
@@ -130,5 +147,8 @@ def serve(
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "bvall",
+            # each worker derives the data once in the background as it starts (a page asked
+            # for before that finishes waits for it; start-up never does)
+            "post_worker_init": _warm_worker,
         },
     )

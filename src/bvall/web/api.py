@@ -332,13 +332,47 @@ def engines(request: HttpRequest) -> list[dict[str, Any]]:
 
 @api.get(
     "/analysis",
-    summary="The live analysis (503 until the statistics engine is connected)",
+    summary="The live analysis of the caller's patients: study tables (each cell with its "
+    "provenance), figures drawn and figures omitted with the reason",
     response={200: dict[str, Any], 503: dict[str, Any]},
 )
-def analysis(request: HttpRequest) -> Status[dict[str, Any]]:
+def analysis(
+    request: HttpRequest, ci: str = "clopper-pearson", level: float = 0.95
+) -> Status[dict[str, Any]]:
     access.require(request.user, "analysis")
-    result = derived.analysis_panel()
-    return Status(
-        200 if result.available else 503,
-        {"available": result.available, "detail": result.message},
-    )
+    result = derived.analysis_panel(access.visible_patient_ids(request.user), ci, level)
+    body: dict[str, Any] = {"available": result.available, "detail": result.message}
+    if result.details:
+        la = result.details[0]["live"]
+        a = la.analysis
+        body.update(
+            {
+                "patients": list(la.patient_ids),
+                "cohort": a.cohort_name,
+                "data_sha256": a.data_hash,
+                "bvall_version": a.bvall_version,
+                "criteria_versions": a.criteria_versions,
+                "settings": a.settings,
+                "warnings": list(a.warnings),
+                "tables": [t.to_dict() for t in a.tables],
+                "figures": [
+                    {"id": f.id, "title": f.title, "caption": f.caption} for f in la.figures
+                ],
+                "figures_omitted": list(la.omitted),
+            }
+        )
+    return Status(200 if result.available else 503, body)
+
+
+@api.get(
+    "/report.{fmt}",
+    summary="The report of the caller's patients as an attachment: html, pdf, docx or csv "
+    "(a ZIP of one CSV per table), stamped with the generation time",
+)
+def report(
+    request: HttpRequest, fmt: str, ci: str = "clopper-pearson", level: float = 0.95
+) -> HttpResponse:
+    from bvall.web.views.analysis import report_response
+
+    access.require(request.user, "analysis")
+    return report_response(request.user, fmt, ci, level)

@@ -31,9 +31,17 @@ Every derived row from the criteria engine carries ``rule_id``, ``rule_version``
 from __future__ import annotations
 
 import importlib.util
+import logging
+import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+_log = logging.getLogger("bvall.web.derived")
 
 #: Engines by package, with the name a user reads.
 ENGINES: dict[str, str] = {
@@ -184,7 +192,7 @@ ALERT_RULES: dict[str, AlertRule] = {
 }
 
 
-# --- derivations of a set of patients, cached by the data they were derived from --------------
+# --- derivations of the whole database, cached by its content -----------------------------------
 
 
 @dataclass(frozen=True)
@@ -200,46 +208,324 @@ class Derivations:
     patients: dict[str, dict[str, Any]]
     courses: list[dict[str, Any]]
 
+    def only(self, patient_ids: list[str]) -> Derivations:
+        """The rows of these patients (every engine row names its patient)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-_CACHE: OrderedDict[tuple[tuple[str, ...], str, tuple[str, ...]], Derivations] = OrderedDict()
-_CACHE_SIZE = 64
+        ids = set(patient_ids)
+
+        def keep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [r for r in rows if r["patient_id"] in ids]
+
+        def table(t: pa.Table) -> pa.Table:
+            return t.filter(
+                pc.is_in(
+                    t["patient_id"], value_set=pa.array(sorted(ids), type=t["patient_id"].type)
+                )
+            )
+
+        dev = self.deviations
+        mine = replace(
+            dev,
+            events=table(dev.events),
+            summary=table(dev.summary),
+            daily=table(dev.daily),
+            notes=tuple(n for n in dev.notes if any(pid in n for pid in ids)),
+            plans={k: v for k, v in dev.plans.items() if k[0] in ids},
+        )
+        return Derivations(
+            grades=keep(self.grades),
+            crs=keep(self.crs),
+            icans=keep(self.icans),
+            tls=keep(self.tls),
+            response=keep(self.response),
+            deviations=mine,
+            patients={k: v for k, v in self.patients.items() if k in ids},
+            courses=keep(self.courses),
+        )
 
 
-def derivations(patient_ids: list[str], what: tuple[str, ...] = ("all",)) -> Derivations:
-    """The engines' results for ``patient_ids`` (a cohort of exactly these patients).
+@dataclass(frozen=True)
+class Snapshot:
+    """The database read as a validated cohort, with its content fingerprint, the version
+    token (from the append-only history tables) it was read at, and a content key per patient
+    (a hash of the patient's rows in every table and of the study-level rows)."""
 
-    Cached by the cohort's content fingerprint: the same data give the same derivation, so a
-    page shown twice, or two panels of one page, derive once; any saved change derives anew.
-    ``what`` limits the derivations (``("alerts",)``: grades, CRS and ICANS only).
-    """
+    version: tuple[Any, ...]
+    cohort: Any  # bvall.cohort.Cohort
+    fingerprint: str
+    patient_ids: tuple[str, ...]
+    patient_keys: dict[str, str]
+
+
+#: One derivation of the database at a time: a page that needs one while another (the start-up
+#: warm-up, another page) is running waits for it instead of deriving the same data again.
+_DERIVE_LOCK = threading.Lock()
+#: The same for the live analysis (tables and figures), which derives on its own.
+_ANALYSIS_LOCK = threading.Lock()
+_READ_LOCK = threading.Lock()
+_SNAPSHOTS: OrderedDict[tuple[Any, ...], Snapshot] = OrderedDict()
+_CACHE_SIZE = 4
+#: patient id -> (the patient's content key, the engines' rows of that patient)
+_PATIENTS: dict[str, tuple[str, Derivations]] = {}
+#: fingerprint -> the whole database's derivation (assembled from _PATIENTS)
+_CACHE: OrderedDict[str, Derivations] = OrderedDict()
+#: Whether this process has derived (the criteria engine compiles its SQL once per process).
+_COMPILED: list[bool] = []
+
+
+def data_version() -> tuple[Any, ...]:
+    """A token that changes whenever the data change: per history table (every insert, change
+    and deletion of a record writes one history row; they are append-only) the number of rows,
+    the last id and the last time. Cheap (one aggregate per table), unlike reading the data."""
+    from django.db import connection
+    from django.db.models import Count, Max
+
+    from bvall.store.models import COHORT_MODELS, StudyInfo
+
+    parts: list[Any] = [connection.settings_dict.get("NAME")]
+    for model in [*COHORT_MODELS.values(), StudyInfo]:
+        history = model.history.model  # type: ignore[attr-defined]
+        agg = history.objects.aggregate(n=Count("pk"), last=Max("pk"), at=Max("history_date"))
+        parts.append((agg["n"], agg["last"], agg["at"].isoformat() if agg["at"] else None))
+    return tuple(parts)
+
+
+def compute_patient_keys(cohort: Any) -> dict[str, str]:
+    """A content key per patient: SHA-256 of the patient's rows in every table, and of every
+    row that belongs to no patient (study-level provenance) and the study metadata, so that a
+    change to shared rows changes every key."""
+    import hashlib
+    import json
+
+    ids = list(cohort["patients"].column("patient_id").to_pylist())
+    common = hashlib.sha256(
+        json.dumps(cohort.metadata.to_dict(), sort_keys=True, default=str).encode()
+    )
+    per: dict[str, Any] = {pid: hashlib.sha256() for pid in ids}
+    for name in cohort.table_names:
+        t = cohort[name]
+        if "patient_id" not in t.column_names:
+            common.update(f"{name}:{t.to_pylist()!r}".encode())
+            continue
+        for row in t.to_pylist():
+            target = per.get(row["patient_id"], common)
+            target.update(f"{name}:{sorted(row.items())!r}".encode())
+    shared = common.hexdigest()
+    return {
+        pid: hashlib.sha256((h.hexdigest() + shared).encode()).hexdigest() for pid, h in per.items()
+    }
+
+
+def database_snapshot() -> Snapshot:
+    """The whole database as a cohort, read once per data version."""
+    version = data_version()
+    with _READ_LOCK:
+        hit = _SNAPSHOTS.get(version)
+        if hit is None:
+            cohort = cohort_of(None)
+            ids = tuple(cohort["patients"].column("patient_id").to_pylist())
+            hit = Snapshot(version, cohort, cohort.fingerprint(), ids, compute_patient_keys(cohort))
+            _SNAPSHOTS[version] = hit
+            while len(_SNAPSHOTS) > _CACHE_SIZE:
+                _SNAPSHOTS.popitem(last=False)
+        else:
+            _SNAPSHOTS.move_to_end(version)
+        return hit
+
+
+def _derive_all(cohort: Any) -> Derivations:
     from bvall.criteria import derive
     from bvall.regimen import derive_deviations
 
-    cohort = cohort_of(patient_ids)
-    key = (tuple(patient_ids), cohort.fingerprint(), what)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
-    full = "all" in what
+    def rows(name: str) -> list[dict[str, Any]]:
+        return list(derive(cohort, name).to_pylist())
 
-    def rows(name: str, needed: bool = True) -> list[dict[str, Any]]:
-        return derive(cohort, name).to_pylist() if needed else []
-
-    result = Derivations(
+    return Derivations(
         grades=rows("grades"),
         crs=rows("crs"),
         icans=rows("icans"),
-        tls=rows("tls", full),
-        response=rows("response", full),
-        deviations=derive_deviations(cohort) if full else None,
+        tls=rows("tls"),
+        response=rows("response"),
+        deviations=derive_deviations(cohort),
         patients={r["patient_id"]: r for r in cohort["patients"].to_pylist()},
         courses=cohort["treatment_courses"].to_pylist(),
     )
-    _CACHE[key] = result
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return result
+
+
+def _combine(parts: list[Derivations], template: Derivations | None) -> Derivations:
+    import pyarrow as pa
+
+    def cat(name: str) -> list[dict[str, Any]]:
+        return [r for p in parts for r in getattr(p, name)]
+
+    devs = [p.deviations for p in parts]
+    if template is None:
+        template = parts[0]
+    dev = replace(
+        template.deviations,
+        events=pa.concat_tables([d.events for d in devs]),
+        summary=pa.concat_tables([d.summary for d in devs]),
+        daily=pa.concat_tables([d.daily for d in devs]),
+        notes=tuple(n for d in devs for n in d.notes),
+        plans={k: v for d in devs for k, v in d.plans.items()},
+    )
+    return Derivations(
+        grades=cat("grades"),
+        crs=cat("crs"),
+        icans=cat("icans"),
+        tls=cat("tls"),
+        response=cat("response"),
+        deviations=dev,
+        patients={k: v for p in parts for k, v in p.patients.items()},
+        courses=cat("courses"),
+    )
+
+
+def _current(snap: Snapshot, pid: str) -> Derivations | None:
+    hit = _PATIENTS.get(pid)
+    return hit[1] if hit is not None and hit[0] == snap.patient_keys.get(pid) else None
+
+
+def _ensure(snap: Snapshot, patient_ids: list[str]) -> list[Derivations]:
+    """The rows of ``patient_ids`` for this snapshot; patients whose data changed since their
+    last derivation are derived again, all in one derivation (under the one lock)."""
+    wanted = [pid for pid in patient_ids if pid in snap.patient_keys]
+    found = [_current(snap, pid) for pid in wanted]
+    if all(f is not None for f in found):  # no wait while another derivation runs
+        return [f for f in found if f is not None]
+    with _DERIVE_LOCK:
+        # everything the database holds that is stale, not only what was asked: the cost of
+        # a derivation hardly depends on the number of patients
+        stale = [pid for pid in snap.patient_ids if _current(snap, pid) is None]
+        if stale:
+            with _shared_lock() as shared:
+                if shared is not None:  # another worker of this server may have derived them
+                    for pid in stale:
+                        got = _read_shared(shared, snap.patient_keys[pid])
+                        if got is not None:
+                            _PATIENTS[pid] = (snap.patient_keys[pid], got)
+                    stale = [pid for pid in stale if _current(snap, pid) is None]
+                if stale:
+                    whole = len(stale) == len(snap.patient_ids)
+                    t0 = time.perf_counter()
+                    d = _derive_all(snap.cohort if whole else snap.cohort.subset(stale))
+                    _COMPILED.append(True)
+                    _log.info(
+                        "derived %s in %.1f s",
+                        "all patients" if whole else ", ".join(stale),
+                        time.perf_counter() - t0,
+                    )
+                    for pid in stale:
+                        mine = d.only([pid])
+                        _PATIENTS[pid] = (snap.patient_keys[pid], mine)
+                        if shared is not None:
+                            _write_shared(shared, snap.patient_keys[pid], mine)
+                    if shared is not None:  # forget the derivations of data no longer there
+                        keep = {f"{k}.pickle" for k in snap.patient_keys.values()}
+                        for f in shared.glob("*.pickle"):
+                            if f.name not in keep:
+                                f.unlink(missing_ok=True)
+            for pid in list(_PATIENTS):
+                if pid not in snap.patient_keys:
+                    del _PATIENTS[pid]
+        out = [_current(snap, pid) for pid in wanted]
+    return [f for f in out if f is not None]
+
+
+#: Set by ``bvall serve`` to a folder of its own (removed when it stops): the workers of one
+#: server share their derivations there, so the data are derived once, not once per worker.
+SHARED_CACHE_ENV = "BVALL_DERIVED_CACHE"
+
+
+@contextmanager
+def _shared_lock() -> Iterator[Path | None]:
+    """The server-wide lock (an exclusive ``flock`` on a file in the shared folder): the
+    first worker derives, the others wait and read its result. ``None`` outside ``bvall serve``."""
+    import fcntl
+    import os
+
+    folder = os.environ.get(SHARED_CACHE_ENV)
+    if not folder or not Path(folder).is_dir():
+        yield None
+        return
+    with open(Path(folder) / "derive.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield Path(folder)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_shared(folder: Path, key: str) -> Derivations | None:
+    import pickle
+
+    path = folder / f"{key}.pickle"
+    if not path.exists():
+        return None
+    # written by this server's own workers into its private folder (mode 0700), keyed by the
+    # SHA-256 of the patient's data: never a file from elsewhere
+    with open(path, "rb") as fh:
+        got = pickle.load(fh)
+    return got if isinstance(got, Derivations) else None
+
+
+def _write_shared(folder: Path, key: str, d: Derivations) -> None:
+    import os
+    import pickle
+
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(d, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / f"{key}.pickle")
+
+
+def database_derivations() -> tuple[Snapshot, Derivations]:
+    """The engines' results for every patient in the database. The database is derived as a
+    whole once (deriving 13 patients costs what deriving one does); after a save only the
+    patients whose rows changed are derived again. Every patient page, the cohort list and the
+    API read these, filtered by patient."""
+    snap = database_snapshot()
+    hit = _CACHE.get(snap.fingerprint)
+    if hit is None:
+        parts = _ensure(snap, list(snap.patient_ids))
+        hit = _combine(parts, None) if parts else _derive_all(snap.cohort)
+        _CACHE[snap.fingerprint] = hit
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return snap, hit
+
+
+def derivations(patient_ids: list[str], what: tuple[str, ...] = ("all",)) -> Derivations:
+    """The engines' results for ``patient_ids``, from the cache of the database's derivation.
+
+    Each engine derives patient by patient, so these are the rows a cohort of exactly these
+    patients gives (tests/web/test_derived.py checks this against the engines). ``what`` is
+    kept for callers; everything is derived for the whole database at once.
+    """
+    snap = database_snapshot()
+    parts = _ensure(snap, list(dict.fromkeys(patient_ids)))
+    if not parts:
+        return _empty(snap)
+    return parts[0] if len(parts) == 1 else _combine(parts, None)
+
+
+def _empty(snap: Snapshot) -> Derivations:
+    _, whole = database_derivations()
+    return whole.only([])
+
+
+def clear_caches() -> None:
+    """Forget every cached derivation (tests; a database restored under the server)."""
+    with _READ_LOCK:
+        _SNAPSHOTS.clear()
+    with _DERIVE_LOCK:
+        _CACHE.clear()
+        _PATIENTS.clear()
+    with _ANALYSIS_LOCK:
+        _ANALYSES.clear()
+    _EVALUATIONS.clear()
 
 
 def _available(key: str, rows: list[dict[str, Any]], message: str = "", **extra: Any) -> Panel:
@@ -666,14 +952,206 @@ def cohort_alerts(patient_ids: list[str]) -> Panel:
     )
 
 
-def analysis_panel() -> Panel:
-    """The live analysis of the visible patients."""
-    return panel("analysis")
+#: Binomial interval methods offered on the analysis page (bvall.stats.BINOMIAL_METHODS order).
+CI_LEVELS = (0.90, 0.95, 0.99)
 
 
-def report_panel() -> Panel:
-    """The report download (HTML, PDF, DOCX)."""
-    return panel("report")
+@dataclass(frozen=True)
+class LiveAnalysis:
+    """The study tables and figures of a set of patients, as the report builds them."""
+
+    analysis: Any  # bvall.analysis.Analysis
+    figures: tuple[Any, ...]  # bvall.analysis.StudyFigure
+    omitted: tuple[str, ...]
+    svgs: dict[str, str]  # figure id -> SVG text
+    patient_ids: tuple[str, ...]
+    ci_method: str
+    level: float
+
+
+_ANALYSES: OrderedDict[tuple[Any, ...], LiveAnalysis] = OrderedDict()
+
+
+def check_analysis_settings(ci_method: str, level: Any) -> tuple[str, float]:
+    """The interval method and level, checked as the report checks them."""
+    from bvall.errors import InputError
+    from bvall.stats import check_binomial_method
+
+    check_binomial_method(ci_method)
+    try:
+        lvl = float(level)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"Confidence level {level!r} is not a number; expected e.g. 0.95."
+        ) from None
+    if not 0 < lvl < 1:
+        raise InputError(f"Confidence level {level!r} must lie between 0 and 1 (e.g. 0.95).")
+    return ci_method, lvl
+
+
+def _svg(fig: Any) -> str:
+    import io
+    from typing import cast
+
+    import matplotlib
+
+    from bvall.figures.style import RC
+
+    buf = io.StringIO()
+    with matplotlib.rc_context(cast(Any, {**RC, "svg.hashsalt": fig.id})):
+        fig.figure.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def live_analysis(
+    patient_ids: list[str], ci_method: str = "clopper-pearson", level: float = 0.95
+) -> LiveAnalysis:
+    """``build_analysis`` and ``build_figures`` on the cohort of ``patient_ids`` (the patients
+    the user may see), cached by the data version, the patients and the settings."""
+    from bvall.analysis import build_analysis
+    from bvall.figures import build_figures
+
+    ci_method, level = check_analysis_settings(ci_method, level)
+    snap = database_snapshot()
+    ids = tuple(sorted(set(patient_ids)))
+    key = (snap.fingerprint, ids, ci_method, level)
+    with _ANALYSIS_LOCK:
+        hit = _ANALYSES.get(key)
+        if hit is not None:
+            _ANALYSES.move_to_end(key)
+            return hit
+        cohort = snap.cohort if set(ids) == set(snap.patient_ids) else cohort_of(list(ids))
+        analysis = build_analysis(cohort, ci_method=ci_method, level=level)
+        if cohort.metadata.synthetic:  # as the report writer does (bvall.report.write_report)
+            banner = (
+                f"SYNTHETIC DEMO DATA: cohort {cohort.metadata.name!r} is generated, not real "
+                "patients; no clinical conclusion may be drawn from this report."
+            )
+            analysis = replace(analysis, warnings=(banner, *analysis.warnings))
+        figures, omitted = build_figures(cohort)
+        hit = LiveAnalysis(
+            analysis,
+            tuple(figures),
+            tuple(omitted),
+            {f.id: _svg(f) for f in figures},
+            ids,
+            ci_method,
+            level,
+        )
+        _ANALYSES[key] = hit
+        while len(_ANALYSES) > _CACHE_SIZE:
+            _, old = _ANALYSES.popitem(last=False)
+            _close_figures(old)
+        return hit
+
+
+def _close_figures(la: LiveAnalysis) -> None:
+    import matplotlib.pyplot as plt
+
+    for f in la.figures:
+        plt.close(f.figure)
+
+
+def analysis_panel(
+    patient_ids: list[str] | None = None,
+    ci_method: str = "clopper-pearson",
+    level: float = 0.95,
+) -> Panel:
+    """The live analysis of the visible patients: ``details`` holds one :class:`LiveAnalysis`
+    (tables with each cell's provenance, figures as SVG, omitted figures with reasons)."""
+    if not engine_installed("bvall.stats") or patient_ids is None:
+        return panel("analysis")
+    if not patient_ids:
+        return _available("analysis", [], "No patient is visible to you; nothing to analyse.")
+    la = live_analysis(patient_ids, ci_method, level)
+    a = la.analysis
+    msg = (
+        f"{len(la.patient_ids)} patient(s); data SHA-256 {a.data_hash[:12]}…; "
+        f"{ci_method} {level:.0%} intervals; bvall {a.bvall_version}."
+    )
+    return _available("analysis", [], msg, details=[{"live": la}])
+
+
+#: Formats of the report download: (extension, MIME type).
+REPORT_FORMATS: dict[str, tuple[str, str]] = {
+    "html": ("html", "text/html; charset=utf-8"),
+    "pdf": ("pdf", "application/pdf"),
+    "docx": (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    "csv": ("zip", "application/zip"),
+}
+
+
+def report_panel(patient_ids: list[str] | None = None) -> Panel:
+    """The report download (HTML, PDF, DOCX, CSV tables as ZIP) of the visible patients."""
+    if not engine_installed("bvall.report") or patient_ids is None:
+        return panel("report")
+    if not patient_ids:
+        return _available("report", [], "No patient is visible to you; there is no report.")
+    rows = [
+        {"format": f, "label": f.upper() if f != "csv" else "CSV tables (ZIP)"}
+        for f in REPORT_FORMATS
+    ]
+    return _available(
+        "report",
+        rows,
+        f"The report of the current data of the {len(patient_ids)} patient(s) you may see, "
+        "stamped with the time it is generated.",
+    )
+
+
+def report_file_name(cohort_name: str, fmt: str, when: Any) -> str:
+    """``bvall-report-<cohort>-<YYYYMMDD-HHMM>.<ext>`` (cohort name made safe for files)."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", cohort_name).strip("-") or "cohort"
+    return f"bvall-report-{safe}-{when:%Y%m%d-%H%M}.{REPORT_FORMATS[fmt][0]}"
+
+
+def render_report(
+    patient_ids: list[str],
+    fmt: str,
+    *,
+    generated_at: Any,
+    ci_method: str = "clopper-pearson",
+    level: float = 0.95,
+) -> tuple[bytes, str, str]:
+    """The report of ``patient_ids`` in ``fmt`` with bvall.report's renderers:
+    (content, MIME type, file name)."""
+    import io
+    import zipfile
+
+    from bvall.errors import UnknownNameError
+    from bvall.report import (
+        render_report_html,
+        render_report_pdf,
+        render_tables_csv,
+        render_tables_docx,
+    )
+
+    if fmt not in REPORT_FORMATS:
+        raise UnknownNameError(
+            f"Report format {fmt!r} is not offered; formats: {', '.join(REPORT_FORMATS)}."
+        )
+    la = live_analysis(patient_ids, ci_method, level)
+    a = la.analysis
+    if fmt in ("html", "pdf"):
+        with _ANALYSIS_LOCK:  # the figures are drawn again (PNG); one thread per figure
+            html = render_report_html(
+                a, list(la.figures), list(la.omitted), generated_at=generated_at
+            )
+        data = html.encode("utf-8") if fmt == "html" else render_report_pdf(html)
+    elif fmt == "docx":
+        data = render_tables_docx(a, generated_at=generated_at)
+    else:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, text in render_tables_csv(a).items():
+                z.writestr(name, text.encode("utf-8"))
+        data = buf.getvalue()
+    return data, REPORT_FORMATS[fmt][1], report_file_name(a.cohort_name, fmt, generated_at)
 
 
 _EVALUATIONS: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
@@ -688,19 +1166,77 @@ def monitoring_evaluations() -> list[tuple[Any, Any]]:
     plans = list(MonitoringPlan.objects.filter(active=True))
     if not plans:
         return []
-    cohort = cohort_of(None)
-    fp = cohort.fingerprint()
+    snap = database_snapshot()
     out = []
     for plan in plans:
-        key = (fp, plan.pk, plan.registered.isoformat())
-        hit = _EVALUATIONS.get(key)
-        if hit is None:
-            hit = evaluate_plan(plan, cohort)
-            _EVALUATIONS[key] = hit
-            while len(_EVALUATIONS) > 16:
-                _EVALUATIONS.popitem(last=False)
+        key = (snap.fingerprint, plan.pk, plan.registered.isoformat())
+        with _DERIVE_LOCK:
+            hit = _EVALUATIONS.get(key)
+            if hit is None:
+                hit = evaluate_plan(plan, snap.cohort)
+                _EVALUATIONS[key] = hit
+                while len(_EVALUATIONS) > 16:
+                    _EVALUATIONS.popitem(last=False)
         out.append((plan, hit))
     return out
+
+
+def warm() -> None:
+    """Derive what the first pages need (the database's derivations, the monitoring plans,
+    the default analysis) so that the first visitor does not wait; for a background thread."""
+    import logging
+    import time
+
+    from django.db import connections
+
+    log = logging.getLogger("bvall.web.warm")
+    t0 = time.perf_counter()
+    try:
+        snap, _ = database_derivations()
+        log.info("derived %d patient(s) in %.1f s", len(snap.patient_ids), time.perf_counter() - t0)
+        if snap.patient_ids and not _COMPILED:
+            # another worker derived the data; derive one patient here too, so that the first
+            # save served by this worker does not also pay the engine's one-time compilation
+            with _DERIVE_LOCK:
+                _derive_all(snap.cohort.subset(snap.patient_ids[:1]))
+                _COMPILED.append(True)
+        monitoring_evaluations()
+        if snap.patient_ids and _first_to_warm_the_analysis():
+            live_analysis(list(snap.patient_ids))
+        log.info("warm-up done in %.1f s", time.perf_counter() - t0)
+    except Exception:  # a failed warm-up only means the first page derives itself
+        log.exception("warm-up failed; pages derive on first view")
+    finally:
+        connections.close_all()
+
+
+_WARM_CLAIM: list[Any] = []
+
+
+def _first_to_warm_the_analysis() -> bool:
+    """Only one worker of a server builds the default analysis at start-up (it is not shared
+    between workers; building it in every worker at once would slow every first page)."""
+    import fcntl
+    import os
+
+    folder = os.environ.get(SHARED_CACHE_ENV)
+    if not folder or not Path(folder).is_dir():
+        return True
+    fh = open(Path(folder) / "warm-analysis.lock", "a+b")  # noqa: SIM115  held for the process
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    _WARM_CLAIM.append(fh)
+    return True
+
+
+def start_warming() -> threading.Thread:
+    """Start :func:`warm` in a daemon thread (never blocks start-up)."""
+    t = threading.Thread(target=warm, name="bvall-warm", daemon=True)
+    t.start()
+    return t
 
 
 def trial_monitoring_panel() -> Panel:

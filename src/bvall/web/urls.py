@@ -33,6 +33,7 @@ urlpatterns = [
     path("import/", importing.upload, name="import"),
     path("import/<str:token>/commit/", importing.commit, name="import_commit"),
     path("analysis/", analysis.analysis_page, name="analysis"),
+    path("analysis/report.<str:fmt>", analysis.report_download, name="report_download"),
     path("monitoring/", analysis.monitoring_page, name="monitoring"),
     path("audit/", audit.audit_log, name="audit"),
     path("users/", accounts.user_list, name="users"),

@@ -1,13 +1,19 @@
-"""The analysis and trial-monitoring pages: data on file, and the engines' slots."""
+"""The analysis page (live study tables and figures, report download) and trial monitoring."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
+from bvall.errors import BvallError
 from bvall.store import access
 from bvall.store.models import COHORT_MODELS, MonitoringEvent
 from bvall.web import derived
@@ -24,6 +30,18 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
     ]
     arms = list(patients.values("arm").annotate(n=Count("pk")).order_by("arm"))
     sites = list(patients.values("site_id").annotate(n=Count("pk")).order_by("site_id"))
+    ids = list(patients.values_list("patient_id", flat=True))
+    ci_method = request.GET.get("ci", "clopper-pearson")
+    level = request.GET.get("level", "0.95")
+    error = ""
+    try:
+        ci_method, lvl = derived.check_analysis_settings(ci_method, level)
+    except BvallError as exc:
+        error = str(exc)
+        ci_method, lvl = "clopper-pearson", 0.95
+    live = derived.analysis_panel(ids, ci_method, lvl)
+    from bvall.stats import BINOMIAL_METHODS
+
     return render(
         request,
         "bvall/analysis.html",
@@ -32,11 +50,119 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "arms": arms,
             "sites": sites,
-            "analysis": derived.analysis_panel(),
-            "report": derived.report_panel(),
+            "analysis": live,
+            "live": live.details[0]["live"] if live.details else None,
+            "tables": table_views(live.details[0]["live"]) if live.details else [],
+            "figures": figure_views(live.details[0]["live"]) if live.details else [],
+            "report": derived.report_panel(ids),
             "engines": derived.engines_status(),
+            "ci_method": ci_method,
+            "level": lvl,
+            "ci_methods": BINOMIAL_METHODS,
+            "levels": derived.CI_LEVELS,
+            "error": error,
+            "query": urlencode({"ci": ci_method, "level": lvl}),
         },
     )
+
+
+log = logging.getLogger("bvall.web.report")
+
+
+def table_views(la: Any) -> list[dict[str, Any]]:
+    """The study tables for the page: each cell's printed text (with the report's mark on a
+    reported value) and its sources as the hover text, exactly as the report prints them."""
+    from bvall.report.content import cell_mark, cell_sources, table_caption, table_marks
+
+    out = []
+    for i, t in enumerate(la.analysis.tables, start=1):
+        label, title = table_caption(i, t)
+        out.append(
+            {
+                "id": t.id,
+                "label": label,
+                "title": title,
+                "columns": t.columns,
+                "rows": [
+                    {
+                        "label": r.label,
+                        "heading": r.heading,
+                        "indent": r.indent,
+                        "cells": [
+                            {
+                                "text": c.text,
+                                "mark": cell_mark(c),
+                                "title": cell_sources(c),
+                                "source": c.source,
+                            }
+                            for c in r.cells
+                        ],
+                    }
+                    for r in t.rows
+                ],
+                "notes": [*t.notes, *table_marks(t)],
+            }
+        )
+    return out
+
+
+def figure_views(la: Any) -> list[dict[str, Any]]:
+    """The figures as SVG images (data URIs, allowed by the page's content security policy)."""
+    import base64
+
+    return [
+        {
+            "id": f.id,
+            "title": f.title,
+            "caption": f.caption,
+            "src": "data:image/svg+xml;base64,"
+            + base64.b64encode(la.svgs[f.id].encode("utf-8")).decode("ascii"),
+        }
+        for f in la.figures
+    ]
+
+
+def report_response(user: Any, fmt: str, ci_method: str, level: Any) -> HttpResponse:
+    """The report of the patients ``user`` may see, as an attachment (pages and API).
+
+    The store keeps an audit trail of data changes (history tables) and of boundary crossings,
+    but no access events; each download is logged (``bvall.web.report``: who, what, data hash).
+    """
+    ci_method, lvl = derived.check_analysis_settings(ci_method, level)
+    ids = access.visible_patient_ids(user)
+    when = timezone.now()
+    data, mime, name = derived.render_report(
+        ids, fmt, generated_at=when, ci_method=ci_method, level=lvl
+    )
+    log.info(
+        "report %s downloaded by %s: %d patient(s), %s %s, %s",
+        fmt,
+        user.username,
+        len(ids),
+        ci_method,
+        lvl,
+        name,
+    )
+    response = HttpResponse(data, content_type=mime)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def report_download(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Download the report (HTML, PDF, DOCX, CSV tables as ZIP); every role that sees the
+    analysis (monitors too) may."""
+    access.require(request.user, "analysis")
+    try:
+        return report_response(
+            request.user,
+            fmt,
+            request.GET.get("ci", "clopper-pearson"),
+            request.GET.get("level", "0.95"),
+        )
+    except BvallError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
 
 
 @login_required
