@@ -91,8 +91,12 @@ def test_log_in_and_see_the_cohort(admin_page: Any, shots: Path) -> None:
 
 def test_enter_a_days_labs_and_see_them_saved(admin_page: Any, server: Any, shots: Path) -> None:
     page = admin_page
+    # Days after the demo data's last day, so they are the newest columns of the lab table.
+    page.goto(server.url + "/patients/P04/")
+    anc_points = "svg.chart[aria-label='Absolute neutrophil count'] circle"
+    before = page.locator(anc_points).count()
     page.goto(server.url + "/patients/P04/labs/day/")
-    page.fill("input[name=study_day]", "3")
+    page.fill("input[name=study_day]", "301")
     page.fill("#value_anc", "0,4")
     page.fill("#value_platelets", "22")
     page.click("text=Save the day's labs")
@@ -102,27 +106,32 @@ def test_enter_a_days_labs_and_see_them_saved(admin_page: Any, server: Any, shot
     page.fill("#value_anc", "0.4")
     page.fill("#value_hemoglobin", "8.1")
     page.select_option("select[name=unit_hemoglobin]", "g/dL")
+    # The form offers the patient's last reference range (g/L); one unit applies to the value
+    # and its range, so a value entered in g/dL takes its range in g/dL too (a range left in
+    # g/L is refused as implausible, which the form says: "converts to 1150 g/L").
+    page.fill("input[name=ref_low_hemoglobin]", "11.5")
+    page.fill("input[name=ref_high_hemoglobin]", "15")
     page.click("text=Save the day's labs")
     page.wait_for_url(re.compile(r".*/patients/P04/#labs$"))
     assert "Saved 3 lab value(s) for P04" in page.locator(".msg-success").inner_text()
     pivot = page.locator("table.pivot").inner_text()
-    assert "D3" in pivot
+    assert "D301" in pivot
     assert "0.4" in pivot
     assert "22" in pivot
     assert "8.1" in pivot
     # enter two more days so the charts have a course to show
-    for day, anc, plt in (("5", "0.2", "15"), ("8", "0.9", "31")):
+    for day, anc, plt in (("303", "0.2", "15"), ("306", "0.9", "31")):
         page.goto(server.url + "/patients/P04/labs/day/")
         page.fill("input[name=study_day]", day)
         page.fill("#value_anc", anc)
         page.fill("#value_platelets", plt)
         page.click("text=Save the day's labs")
         page.wait_for_url(re.compile(r".*/patients/P04/#labs$"))
-    assert page.locator("svg.chart[aria-label='Absolute neutrophil count'] circle").count() == 3
+    assert page.locator(anc_points).count() == before + 3
     # a closed section loads its rows through htmx when opened
-    page.click("#section-provenance summary")
-    page.wait_for_selector("#section-provenance table.grid")
-    page.click("#section-provenance summary")
+    page.click("#section-treatment_courses summary")
+    page.wait_for_selector("#section-treatment_courses table.grid")
+    page.click("#section-treatment_courses summary")
     page.screenshot(path=str(shots / "patient.png"), full_page=True)
 
 

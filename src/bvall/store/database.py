@@ -64,8 +64,18 @@ def pending_migrations() -> list[str]:
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return [f"{m.app_label}.{m.name}" for m, _ in plan]
+    loader = executor.loader
+    applied = set(loader.applied_migrations)
+    # Every migration the code has that the database lacks, ancestors of applied ones included:
+    # Django's migration_plan(leaves) is empty once the leaves are recorded, and would let a
+    # database with a gap in its history (a migration deleted from django_migrations) through.
+    pending: list[str] = []
+    for leaf in loader.graph.leaf_nodes():
+        for app_label, name in loader.graph.forwards_plan(leaf):
+            key = f"{app_label}.{name}"
+            if (app_label, name) not in applied and key not in pending:
+                pending.append(key)
+    return pending
 
 
 def is_initialised() -> bool:
