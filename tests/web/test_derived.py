@@ -43,10 +43,11 @@ def test_episodes_panel_shows_the_engines_grade_3_crs_of_p05(p05: Any) -> None:
 
 def test_grade_alerts_are_the_engines_grades_of_3_or_more(p05: Any) -> None:
     from bvall.criteria import derive
+    from bvall.criteria.alerts import classify_lab_alerts
     from bvall.web import derived
 
     grades = derive(p05, "grades").to_pylist()
-    alerts = derived.derive_lab_alerts(grades)
+    alerts = classify_lab_alerts(grades)
     ge3 = [a for a in alerts if a["alert_rule"].rule_id == "alert.lab_grade_ge3"]
     # every graded value of grade >= 3, and nothing else
     assert len(ge3) == sum(1 for g in grades if g["grade"] is not None and g["grade"] >= 3)
@@ -59,13 +60,13 @@ def test_grade_alerts_are_the_engines_grades_of_3_or_more(p05: Any) -> None:
 
 
 def test_grade_alert_rules_on_a_hand_made_series() -> None:
-    from bvall.web.derived import derive_lab_alerts
+    from bvall.criteria.alerts import classify_lab_alerts
 
     def g(day: int, grade: int | None) -> dict[str, Any]:
         return {"term_id": "anc", "term": "ANC", "day": day, "time": None, "grade": grade}
 
     # grades 0, 2 (rise of 2), missing (no alert), 3 (>= 3, rise of 1 only), 1, 4 (>= 3 and rise 3)
-    alerts = derive_lab_alerts([g(1, 0), g(2, 2), g(3, None), g(4, 3), g(5, 1), g(6, 4)])
+    alerts = classify_lab_alerts([g(1, 0), g(2, 2), g(3, None), g(4, 3), g(5, 1), g(6, 4)])
     got = [(a["day"], a["alert_rule"].rule_id) for a in alerts]
     assert got == [
         (2, "alert.lab_grade_rise2"),

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bvall.criteria.alerts import ALERT_RULES, AlertRule, classify_lab_alerts
+
 _log = logging.getLogger("bvall.web.derived")
 
 #: Engines by package, with the name a user reads.
@@ -156,40 +158,6 @@ def cohort_of(patient_ids: list[str] | None = None) -> Any:
     from bvall.store.convert import read_database
 
     return read_database(patient_ids)
-
-
-# --- alert rules (named settings) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    """A named alert rule: which derived grades raise an alert, and on what authority.
-
-    The criteria engine grades; it defines no alerts. These rules only select among its grades
-    (the grade itself is the engine's), so each alert names the grade's rule and its own.
-    """
-
-    rule_id: str
-    rule_version: str
-    source: str
-    description: str
-
-
-#: Lab grade alerts shown on the patient page and the cohort list.
-ALERT_RULES: dict[str, AlertRule] = {
-    "grade_3_or_more": AlertRule(
-        "alert.lab_grade_ge3",
-        "alert@1",
-        "CTCAE v5.0 grade ≥ 3",
-        "a lab value of CTCAE v5.0 grade 3 or 4 (severe or life-threatening)",
-    ),
-    "rise_of_2_grades": AlertRule(
-        "alert.lab_grade_rise2",
-        "alert@1",
-        "CTCAE v5.0 grade rise ≥ 2",
-        "a lab grade at least 2 above the previous graded value of the same CTCAE term",
-    ),
-}
 
 
 # --- derivations of the whole database, cached by its content -----------------------------------
@@ -553,25 +521,6 @@ def _sort_key(g: dict[str, Any]) -> tuple[int, str]:
     return (g["day"] if g["day"] is not None else -10_000, g["time"] or "")
 
 
-def derive_lab_alerts(grades: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Alerts of one patient's graded labs under :data:`ALERT_RULES`, in time order.
-
-    Each alert is the engine's grade row with ``alert_rule`` (the :class:`AlertRule`) and, for a
-    rise, ``previous`` (the previous graded row of the same term). Ungraded rows raise nothing.
-    """
-    out: list[dict[str, Any]] = []
-    previous: dict[str, dict[str, Any]] = {}
-    for g in sorted((g for g in grades if g["grade"] is not None), key=_sort_key):
-        term = g["term_id"]
-        if g["grade"] >= 3:
-            out.append({**g, "alert_rule": ALERT_RULES["grade_3_or_more"], "previous": None})
-        before = previous.get(term)
-        if before is not None and g["grade"] - before["grade"] >= 2:
-            out.append({**g, "alert_rule": ALERT_RULES["rise_of_2_grades"], "previous": before})
-        previous[term] = g
-    return out
-
-
 def _alert_row(a: dict[str, Any]) -> dict[str, Any]:
     rule: AlertRule = a["alert_rule"]
     if a["previous"] is not None:
@@ -600,7 +549,7 @@ RECENT_DAYS = 3
 
 def _grades_panel(d: Derivations) -> Panel:
     grades = d.grades
-    alerts = derive_lab_alerts(grades)
+    alerts = classify_lab_alerts(grades)
     latest: dict[str, dict[str, Any]] = {}
     for g in sorted(grades, key=_sort_key):
         latest[g["term_id"]] = g
