@@ -32,6 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from livestack import LiveServer, postgres_database, query
 
 
+#: The mark of a page whose derived results are older than its data (bvall/_derived_state.html).
+STALE = re.compile(r'class="derived-stale"[^>]*data-as-of="([0-9.]+)"')
+
+
 @dataclass
 class Ack:
     ids: list[int]
@@ -47,6 +51,7 @@ class LoadResult:
     )
     errors: list[str] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
+    stale_ages: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -64,6 +69,15 @@ class LoadResult:
                     "max_ms": round(max(lat) * 1000, 1),
                 }
         out["requests_per_s"] = round(total / self.seconds, 1) if self.seconds else 0.0
+        pages = len(self.latencies["page"])
+        if pages:
+            ages = sorted(self.stale_ages)
+            out["page_derived_stale"] = {
+                "n": len(ages),
+                "share": round(len(ages) / pages, 3),
+                "p50_age_s": round(ages[len(ages) // 2], 1) if ages else None,
+                "max_age_s": round(ages[-1], 1) if ages else None,
+            }
         if "healthz" in out and "page" in out:
             # the baseline: a request that does no work, under the same concurrency and load
             out["page_p95_over_healthz_p95"] = round(
@@ -209,9 +223,12 @@ def _client_loop(
                 t0 = time.perf_counter()
                 status, text = c.request("GET", f"/patients/{pid}/")
                 dt = time.perf_counter() - t0
+                stale = STALE.search(text) if status == 200 else None
                 with lock:
                     if status == 200 and pid in text:
                         result.latencies["page"].append(dt)
+                        if stale:  # derived results older than the data (marked on the page)
+                            result.stale_ages.append(time.time() - float(stale.group(1)))
                     else:
                         result.errors.append(f"page {status}")
         except Exception as exc:
@@ -332,7 +349,11 @@ def main() -> None:
 
 def run(home: Path, url: str, args: argparse.Namespace) -> None:
     server = LiveServer(home, url, workers=args.workers, threads=args.threads).start()
+    # the steady state: not the start-up warm-up, which derives the data and builds the
+    # default analysis once per server start (bench_web.py measures that)
     try:
+        waited = server.wait_until_warm()
+        print(f"server warmed up {waited:.1f} s after it answered", file=sys.stderr)
         result = run_load(
             server, args.clients, args.seconds, think=args.think, write_every=args.write_every
         )

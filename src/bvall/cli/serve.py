@@ -62,6 +62,22 @@ def _warm_worker(worker: Any) -> None:
     start_warming()
 
 
+def _start_deriver(folder: str, database_url: str) -> Any:
+    """The server's deriver process (:mod:`bvall.web.deriver`): it derives the data as they
+    change, so that the workers answering pages never run the engines themselves."""
+    import os
+    import subprocess
+    import sys
+
+    from bvall.web.deriver import DERIVER_ENV
+
+    os.environ[DERIVER_ENV] = "1"
+    cmd = [sys.executable, "-m", "bvall.web.deriver", "--folder", folder]
+    cmd += ["--parent", str(os.getpid())]
+    # the URL through the environment, not the command line (ps shows a password there)
+    return subprocess.Popen(cmd, env={**os.environ, "BVALL_DATABASE_URL": database_url})
+
+
 def serve(
     database: Annotated[
         str | None,
@@ -126,13 +142,28 @@ def serve(
     import atexit
     import os
     import shutil
+    import subprocess
     import tempfile
 
     from bvall.web.derived import SHARED_CACHE_ENV
 
     shared = tempfile.mkdtemp(prefix="bvall-derived-")  # mode 0700
     os.environ[SHARED_CACHE_ENV] = shared
-    atexit.register(shutil.rmtree, shared, True)
+    deriver = _start_deriver(shared, cfg.database_url)
+    master = os.getpid()
+
+    def _cleanup() -> None:
+        # the workers are forked from this process and run its exit handlers too: only the
+        # server itself stops the deriver and removes the folder
+        if os.getpid() == master:
+            deriver.terminate()
+            try:
+                deriver.wait(10)
+            except subprocess.TimeoutExpired:
+                deriver.kill()
+            shutil.rmtree(shared, True)
+
+    atexit.register(_cleanup)
     _run_gunicorn(
         application,
         {

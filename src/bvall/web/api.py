@@ -198,7 +198,10 @@ def get_patient(request: HttpRequest, pid: str) -> dict[str, Any]:
 def get_derived(request: HttpRequest, pid: str, panel: str) -> Status[dict[str, Any]]:
     access.require(request.user, "view")
     _patient(request, pid)
-    panels = {**derived.patient_panels(pid), "lab_grade_bands": derived.lab_grade_bands(pid)}
+    # a program that has just posted values reads their derivation: wait for the current one
+    state = derived.latest([pid], wait=True)
+    d = state.derivations
+    panels = {**derived.patient_panels(pid, d), "lab_grade_bands": derived.lab_grade_bands(pid, d)}
     if panel not in panels:
         raise InputError(f"No panel {panel!r}; a patient's panels: {', '.join(panels)}.")
     result = panels[panel]
@@ -208,6 +211,8 @@ def get_derived(request: HttpRequest, pid: str, panel: str) -> Status[dict[str, 
         "available": result.available,
         "detail": result.message,
         "rows": result.rows,
+        "as_of": state.as_of.isoformat(),
+        "current": not state.stale,
     }
     return Status(200 if result.available else 503, body)
 

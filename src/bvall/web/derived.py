@@ -260,6 +260,46 @@ def data_version() -> tuple[Any, ...]:
     return tuple(parts)
 
 
+def patient_tokens(patient_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
+    """A token per patient that changes whenever one of the patient's records, or a
+    study-level record (provenance, study information), is inserted, changed or deleted: per
+    history table the number of the patient's history rows, the last id and the last time.
+    The history tables are append-only and indexed by patient, so this costs a few indexed
+    aggregates, unlike reading the data. ``None``: every patient in the database."""
+    from django.db import connection
+    from django.db.models import Count, Max
+
+    from bvall.store.models import COHORT_MODELS, StudyInfo
+
+    def agg(qs: Any) -> tuple[Any, ...]:
+        a = qs.aggregate(n=Count("pk"), last=Max("pk"), at=Max("history_date"))
+        return (a["n"], a["last"], a["at"].isoformat() if a["at"] else None)
+
+    common: list[Any] = [connection.settings_dict.get("NAME")]
+    common.append(agg(StudyInfo.history.model.objects))
+    common.append(agg(COHORT_MODELS["provenance"].history.model.objects))
+    per: dict[str, list[Any]] = {}
+    for name, model in COHORT_MODELS.items():
+        if name == "provenance":
+            continue
+        qs = model.history.model.objects
+        if patient_ids is not None:
+            qs = qs.filter(patient_id__in=patient_ids)
+        rows = qs.values("patient_id").annotate(
+            n=Count("pk"), last=Max("pk"), at=Max("history_date")
+        )
+        for r in rows.order_by():
+            at = r["at"].isoformat() if r["at"] else None
+            per.setdefault(r["patient_id"], [*common]).append((name, r["n"], r["last"], at))
+    from bvall.store.models import Patient
+
+    live = Patient.objects.all()
+    if patient_ids is not None:
+        live = live.filter(patient_id__in=patient_ids)
+    present = set(live.values_list("patient_id", flat=True))
+    return {pid: tuple(parts) for pid, parts in per.items() if pid in present}
+
+
 def compute_patient_keys(cohort: Any) -> dict[str, str]:
     """A content key per patient: SHA-256 of the patient's rows in every table, and of every
     row that belongs to no patient (study-level provenance) and the study metadata, so that a
@@ -477,6 +517,79 @@ def derivations(patient_ids: list[str], what: tuple[str, ...] = ("all",)) -> Der
     if not parts:
         return _empty(snap)
     return parts[0] if len(parts) == 1 else _combine(parts, None)
+
+
+@dataclass(frozen=True)
+class Latest:
+    """The latest derivations of some patients, and how current they are.
+
+    ``stale`` names the patients whose data changed after ``as_of`` (the time the data they
+    were derived from were read): their rows are the previous derivation while the server's
+    deriver derives them again. Pages say so beside the values; values entered are never
+    hidden (the tables and charts read the data themselves)."""
+
+    derivations: Derivations
+    as_of: Any  # datetime (aware)
+    stale: tuple[str, ...] = ()
+
+
+#: How long a page that asked for current derivations waits for the deriver before it shows
+#: the previous ones, marked (a browser gives up on a page long before gunicorn's timeout).
+WAIT_SECONDS = 25.0
+
+
+def latest(patient_ids: list[str], *, wait: bool = False) -> Latest:
+    """The derivations of ``patient_ids`` for a page.
+
+    Outside ``bvall serve`` (tests, the Django shell) they are derived here and now. Under
+    ``bvall serve`` the deriver process keeps them current (:mod:`bvall.web.deriver`): a page
+    reads its latest published derivation, marked stale for a patient whose data changed since,
+    so that no page waits for the engines while others save. ``wait=True`` (the page shown to
+    the user who just saved, the JSON API) waits until the deriver has read the data as they are
+    now, up to :data:`WAIT_SECONDS`, then shows what there is, marked."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from bvall.web import deriver
+
+    ids = list(dict.fromkeys(patient_ids))
+    folder = deriver.folder()
+    if folder is None:
+        return Latest(derivations(ids), timezone.now())
+    start = timezone.now()
+    tokens = patient_tokens(ids)
+    known = [pid for pid in ids if pid in tokens]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        index = deriver.read_index(folder)
+        if index is not None and index.database != connection.settings_dict.get("NAME"):
+            index = None  # published for another database
+        fresh = index is not None and index.read_at >= start
+        missing = [pid for pid in known if index is None or pid not in index.patients]
+        behind = [
+            pid
+            for pid in known
+            if pid not in missing and index is not None and index.patients[pid][0] != tokens[pid]
+        ]
+        if not missing and (not wait or not behind or fresh):
+            break
+        if time.monotonic() > deadline:
+            if missing:  # never derived: derive here rather than show nothing
+                _log.warning("deriver has not published %s; deriving here", ", ".join(missing))
+                return Latest(derivations(ids), timezone.now())
+            break
+        time.sleep(0.1)
+    assert index is not None
+    parts = []
+    for pid in known:
+        got = deriver.load_patient(folder, pid, index.patients[pid][1])
+        if got is None:  # removed since the index was read (the data changed again)
+            return Latest(derivations(ids), timezone.now())
+        parts.append(got)
+    if not parts:
+        return Latest(derivations([]), index.read_at)
+    d = parts[0] if len(parts) == 1 else _combine(parts, None)
+    return Latest(d, index.read_at, () if fresh else tuple(behind))
 
 
 def _empty(snap: Snapshot) -> Derivations:
@@ -738,9 +851,11 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
     return _available("plan_vs_doses", rows, msg, details=daily)
 
 
-def patient_panels(patient_id: str) -> dict[str, Panel]:
-    """The derived panels of one patient's page, derived on a cohort of this patient only."""
-    d = derivations([patient_id])
+def patient_panels(patient_id: str, d: Derivations | None = None) -> dict[str, Panel]:
+    """The derived panels of one patient's page (from ``d``, that patient's derivations from
+    :func:`latest`, or derived now), as a cohort of this patient alone gives them."""
+    if d is None:
+        d = derivations([patient_id])
     return {
         "grades_alerts": _grades_panel(d),
         "plan_vs_doses": _plan_panel(d, patient_id),
@@ -809,11 +924,12 @@ def compute_grade_bands(
     return bands, missing
 
 
-def lab_grade_bands(patient_id: str) -> Panel:
+def lab_grade_bands(patient_id: str, d: Derivations | None = None) -> Panel:
     """CTCAE grade bands behind the patient's lab charts (rows: test, grade, low, high, rule)."""
     from bvall.criteria.lab_criteria import load_lab_criteria
 
-    d = derivations([patient_id])
+    if d is None:
+        d = derivations([patient_id])
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     version = load_lab_criteria().rule_version
@@ -855,12 +971,13 @@ def _band_text(b: GradeBand) -> str:
 CHARTED_TESTS = ("anc", "platelets", "hemoglobin", "wbc")
 
 
-def cohort_alerts(patient_ids: list[str]) -> Panel:
+def cohort_alerts(patient_ids: list[str], d: Derivations | None = None) -> Panel:
     """Current alerts of the patients on the cohort list: grade ≥ 3 labs of each patient's latest
     graded day, and CRS/ICANS episodes without an end. Rows: ``patient_id`` with ``alerts``."""
     if not patient_ids:
         return _available("cohort_alerts", [])
-    d = derivations(patient_ids, ("alerts",))
+    if d is None:
+        d = derivations(patient_ids, ("alerts",))
     rows: list[dict[str, Any]] = []
     rule = ALERT_RULES["grade_3_or_more"]
     for pid in patient_ids:
@@ -1133,17 +1250,26 @@ def monitoring_evaluations() -> list[tuple[Any, Any]]:
 def warm() -> None:
     """Derive what the first pages need (the database's derivations, the monitoring plans,
     the default analysis) so that the first visitor does not wait; for a background thread."""
+    import gc
     import logging
     import time
 
     from django.db import connections
 
+    from bvall.web import deriver
+
     log = logging.getLogger("bvall.web.warm")
     t0 = time.perf_counter()
     try:
-        snap, _ = database_derivations()
+        where = deriver.folder()
+        if where is not None:  # the server's deriver derives the patients; wait for it
+            while deriver.read_index(where) is None and time.perf_counter() - t0 < 300:
+                time.sleep(0.2)
+            snap = database_snapshot()
+        else:
+            snap, _ = database_derivations()
         log.info("derived %d patient(s) in %.1f s", len(snap.patient_ids), time.perf_counter() - t0)
-        if snap.patient_ids and not _COMPILED:
+        if where is None and snap.patient_ids and not _COMPILED:
             # another worker derived the data; derive one patient here too, so that the first
             # save served by this worker does not also pay the engine's one-time compilation
             with _DERIVE_LOCK:
@@ -1153,6 +1279,13 @@ def warm() -> None:
         if snap.patient_ids and _first_to_warm_the_analysis():
             live_analysis(list(snap.patient_ids))
         log.info("warm-up done in %.1f s", time.perf_counter() - t0)
+        # What the warm-up built (the data read, the analysis with its figures, the engines'
+        # compiled rules) lives as long as the worker. Left to the cyclic garbage collector,
+        # each full collection walks those hundreds of thousands of objects and stalls every
+        # page of the worker for about 0.2 s, several times a minute (measured with the load
+        # script: patient page p95 253 ms before, 118 ms after). Frozen, the collector skips
+        # them; what they hold is still freed by reference counting when a cache lets it go.
+        gc.freeze()
     except Exception:  # a failed warm-up only means the first page derives itself
         log.exception("warm-up failed; pages derive on first view")
     finally:

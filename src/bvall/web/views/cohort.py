@@ -102,7 +102,8 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             if last_date
             else (f"D{last_day}" if last_day is not None else "baseline")
         )
-    alerts = derived.cohort_alerts(ids)
+    state = derived.latest(ids, wait=request.GET.get("current") == "1")
+    alerts = derived.cohort_alerts(ids, state.derivations)
     by_patient = {r["patient_id"]: r["alerts"] for r in alerts.rows}
     rows = [
         {
@@ -121,6 +122,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         "q": q,
         "today": today,
         "alerts": alerts,
+        "derived_state": state,
         "sites": access.site_codes(request.user),
     }
     template = (

@@ -25,11 +25,17 @@ from bvall.web.views import get_patient, get_record
 _TITLES = {t: t.replace("_", " ") for t in TABLES}
 
 
+def after_save(pid: str, anchor: str = "") -> str:
+    """The patient page shown to the user who has just saved: it waits for the derivation of
+    the data as saved (grades and alerts of the new values at once)."""
+    return reverse("patient", args=[pid]) + "?current=1" + anchor
+
+
 def _back(table: str, obj: Any) -> str:
     if table == "patients":
-        return reverse("patient", args=[obj.patient_id])
+        return after_save(obj.patient_id)
     pid = getattr(obj, "patient_id", None)
-    return reverse("patient", args=[pid]) if pid else reverse("cohort")
+    return after_save(pid) if pid else reverse("cohort")
 
 
 def _save_form(request: HttpRequest, form: Any, action: Any) -> Any:
@@ -59,7 +65,7 @@ def new_patient(request: HttpRequest) -> HttpResponse:
         )
         if saved:
             messages.success(request, f"Patient {values['patient_id']} recorded.")
-            return redirect("patient", values["patient_id"])
+            return redirect(after_save(values["patient_id"]))
     return render(
         request,
         "bvall/record_form.html",
@@ -84,7 +90,7 @@ def new_record(request: HttpRequest, pid: str, table: str) -> HttpResponse:
         )
         if saved:
             messages.success(request, f"{_TITLES[table].capitalize()} record saved for {pid}.")
-            return redirect("patient", pid)
+            return redirect(after_save(pid))
     return render(
         request,
         "bvall/record_form.html",
@@ -319,7 +325,7 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
             general.append(str(exc))
         else:
             messages.success(request, f"Saved {len(saved)} lab value(s) for {pid}.")
-            return redirect(reverse("patient", args=[pid]) + "#labs")
+            return redirect(after_save(pid, "#labs"))
     return render(
         request,
         "bvall/lab_day.html",

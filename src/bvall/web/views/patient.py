@@ -236,7 +236,10 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     d1 = first_induction_day(objs["treatment_courses"])
     today = timezone.localdate()
     add_url = reverse("new_record", args=[pid, "_table_"])
-    bands = derived.lab_grade_bands(pid)
+    # the page after this user's own save (?current=1) waits for the derivation of the data as
+    # saved; any other view shows the latest one, marked when the data changed since
+    state = derived.latest([pid], wait=request.GET.get("current") == "1")
+    bands = derived.lab_grade_bands(pid, state.derivations)
     by_test: dict[str, list[tuple[int, float | None, float | None]]] = defaultdict(list)
     for b in bands.rows:
         by_test[b["test"]].append((b["grade"], b["low"], b["high"]))
@@ -255,7 +258,8 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "charts": charts,
         "pivot": pivot,
         "bands": bands,
-        "panels": derived.patient_panels(pid),
+        "panels": derived.patient_panels(pid, state.derivations),
+        "derived_state": state,
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
