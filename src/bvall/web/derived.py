@@ -264,40 +264,59 @@ def patient_tokens(patient_ids: list[str] | None = None) -> dict[str, tuple[Any,
     """A token per patient that changes whenever one of the patient's records, or a
     study-level record (provenance, study information), is inserted, changed or deleted: per
     history table the number of the patient's history rows, the last id and the last time.
-    The history tables are append-only and indexed by patient, so this costs a few indexed
-    aggregates, unlike reading the data. ``None``: every patient in the database."""
+    The history tables are append-only and indexed by patient, so this costs indexed
+    aggregates, unlike reading the data. ``None``: every patient in the database.
+
+    One statement (a ``UNION ALL`` of one grouped aggregate per history table) rather than
+    fifteen ORM queries: each page asks for it, and on PostgreSQL every query is a round trip.
+    The ORM cannot express a union of grouped aggregates over different models; the SQL uses
+    only the models' own table and column names (quoted) and passes the patients as parameters.
+    """
     from django.db import connection
-    from django.db.models import Count, Max
 
-    from bvall.store.models import COHORT_MODELS, StudyInfo
+    from bvall.store.models import COHORT_MODELS, Patient, StudyInfo
 
-    def agg(qs: Any) -> tuple[Any, ...]:
-        a = qs.aggregate(n=Count("pk"), last=Max("pk"), at=Max("history_date"))
-        return (a["n"], a["last"], a["at"].isoformat() if a["at"] else None)
-
-    common: list[Any] = [connection.settings_dict.get("NAME")]
-    common.append(agg(StudyInfo.history.model.objects))
-    common.append(agg(COHORT_MODELS["provenance"].history.model.objects))
-    per: dict[str, list[Any]] = {}
-    for name, model in COHORT_MODELS.items():
-        if name == "provenance":
+    q = connection.ops.quote_name
+    ids = list(patient_ids) if patient_ids is not None else None
+    where_in = f" IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+    if ids is not None and not ids:
+        return {}
+    sources: list[tuple[str, Any, bool]] = [("study_info", StudyInfo, False)]
+    sources += [(n, m, n != "provenance") for n, m in COHORT_MODELS.items()]
+    selects: list[str] = []
+    params: list[Any] = []
+    for i, (_, model, per_patient) in enumerate(sources):
+        meta = model.history.model._meta
+        pk, at = q(meta.pk.column), q(meta.get_field("history_date").column)
+        head = f"SELECT {i}, %s, COUNT(*), MAX({pk}), MAX({at}) FROM {q(meta.db_table)}"
+        if not per_patient:  # study-level: one row for the whole table
+            selects.append(head.replace("%s", "NULL", 1))
             continue
-        qs = model.history.model.objects
-        if patient_ids is not None:
-            qs = qs.filter(patient_id__in=patient_ids)
-        rows = qs.values("patient_id").annotate(
-            n=Count("pk"), last=Max("pk"), at=Max("history_date")
-        )
-        for r in rows.order_by():
-            at = r["at"].isoformat() if r["at"] else None
-            per.setdefault(r["patient_id"], [*common]).append((name, r["n"], r["last"], at))
-    from bvall.store.models import Patient
-
-    live = Patient.objects.all()
-    if patient_ids is not None:
-        live = live.filter(patient_id__in=patient_ids)
-    present = set(live.values_list("patient_id", flat=True))
-    return {pid: tuple(parts) for pid, parts in per.items() if pid in present}
+        col = q("patient_id")
+        sql = head.replace("%s", col, 1)
+        if ids is not None:
+            sql += f" WHERE {col}{where_in}"
+            params += ids
+        selects.append(f"{sql} GROUP BY {col}")
+    live = f"SELECT -1, {q('patient_id')}, 0, 0, NULL FROM {q(Patient._meta.db_table)}"
+    if ids is not None:
+        live += f" WHERE {q('patient_id')}{where_in}"
+        params += ids
+    selects.append(live)
+    with connection.cursor() as cur:
+        cur.execute(" UNION ALL ".join(selects), params)
+        rows = cur.fetchall()
+    common: list[Any] = [connection.settings_dict.get("NAME")]
+    per: dict[str, list[Any]] = {}
+    present: set[str] = set()
+    for i, pid, n, last, when in sorted(rows, key=lambda r: (r[0], str(r[1]))):
+        if i == -1:
+            present.add(pid)
+        elif pid is None:
+            common.append((sources[i][0], n, last, str(when)))
+        else:
+            per.setdefault(pid, []).append((sources[i][0], n, last, str(when)))
+    return {pid: (*common, *per.get(pid, ())) for pid in sorted(present)}
 
 
 def compute_patient_keys(cohort: Any) -> dict[str, str]:
