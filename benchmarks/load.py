@@ -31,7 +31,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from livestack import LiveServer, postgres_database, query
 
-
 #: The mark of a page whose derived results are older than its data (bvall/_derived_state.html).
 STALE = re.compile(r'class="derived-stale"[^>]*data-as-of="([0-9.]+)"')
 
