@@ -3,11 +3,16 @@ changed since (bvall.web.deriver); the deriver process lives and dies with the s
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bvall.web.deriver import alive as real_alive
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +27,8 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setenv(derived.SHARED_CACHE_ENV, str(tmp_path))
     monkeypatch.setenv(deriver.DERIVER_ENV, "1")
+    # the deriver is this test: publish() is called by hand
+    monkeypatch.setattr(deriver, "alive", lambda where: where == tmp_path)
     derived.clear_caches()
     yield tmp_path
     derived.clear_caches()
@@ -143,11 +150,30 @@ def test_a_patient_never_published_is_derived_by_the_page_itself(
     assert set(got.derivations.patients) == {"A09"}
 
 
+def test_without_a_running_deriver_pages_derive_for_themselves(
+    loaded: Any, users: Any, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deriver that crashed must not leave pages showing old derivations: they derive the
+    current data themselves (slower, never stale)."""
+    from bvall.store import records
+    from bvall.web import derived, deriver
+
+    deriver.publish(published)
+    records.create_records(users["admin"], "labs", [NEW_ANC], "test")
+    (published / deriver.PID_NAME).write_text(str(os.getpid()))  # a live process, not a deriver
+    monkeypatch.setattr(deriver, "alive", real_alive)
+    assert not deriver.alive(published)
+    got = derived.latest(["A01"])
+    assert got.stale == ()
+    assert _anc_grades(got.derivations, 9) == [3]
+
+
 def test_the_deriver_process_starts_and_stops_with_the_server(tmp_path: Path) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from livestack import LiveServer
+    from load import Client
 
     def derivers_of(pid: int) -> list[int]:
         found = []
@@ -170,6 +196,27 @@ def test_the_deriver_process_starts_and_stops_with_the_server(tmp_path: Path) ->
         assert len(derivers_of(master)) == 1
         assert srv.log is not None
         assert re.search(r"published 13 patient\(s\)", srv.log.read_text())
+        # a deriver that dies leaves the server answering, with current derivations
+        os.kill(derivers_of(master)[0], signal.SIGKILL)
+        token = srv.token()
+        client = Client(srv.url, "admin", srv.admin_password, token)
+        day = {"study_day": 200, "reason": "test", "labs": [{"test": "anc", "value": 0.7, "unit": "10^9/L"}]}  # fmt: skip
+        try:
+            status, _ = client.request(
+                "POST",
+                "/api/patients/P03/labs",
+                json.dumps(day),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            assert status == 201
+            status, page = client.request("GET", "/patients/P03/")
+        finally:
+            client.close()
+        assert status == 200
+        assert 'class="derived-stale"' not in page
+        # CTCAE v5.0: ANC 0.7 x10^9/L is neutrophil count decreased grade 3
+        assert re.search(r"ALERT</span> D200 Neutrophil count decreased", page)
+        assert "not running; this page derives itself" in srv.log.read_text()
     finally:
         srv.stop()
     assert derivers_of(master) == []

@@ -68,14 +68,17 @@ def _start_deriver(folder: str, database_url: str) -> Any:
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    from bvall.web.deriver import DERIVER_ENV
+    from bvall.web.deriver import DERIVER_ENV, PID_NAME
 
     os.environ[DERIVER_ENV] = "1"
     cmd = [sys.executable, "-m", "bvall.web.deriver", "--folder", folder]
     cmd += ["--parent", str(os.getpid())]
     # the URL through the environment, not the command line (ps shows a password there)
-    return subprocess.Popen(cmd, env={**os.environ, "BVALL_DATABASE_URL": database_url})
+    proc = subprocess.Popen(cmd, env={**os.environ, "BVALL_DATABASE_URL": database_url})
+    (Path(folder) / PID_NAME).write_text(str(proc.pid))  # pages check that it still runs
+    return proc
 
 
 def serve(

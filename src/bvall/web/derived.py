@@ -573,7 +573,9 @@ def latest(patient_ids: list[str], *, wait: bool = False) -> Latest:
 
     ids = list(dict.fromkeys(patient_ids))
     folder = deriver.folder()
-    if folder is None:
+    if folder is None or not deriver.alive(folder):
+        if folder is not None:
+            _log.error("the server's deriver process is not running; this page derives itself")
         return Latest(derivations(ids), timezone.now())
     start = timezone.now()
     tokens = patient_tokens(ids)
@@ -1282,7 +1284,11 @@ def warm() -> None:
     try:
         where = deriver.folder()
         if where is not None:  # the server's deriver derives the patients; wait for it
-            while deriver.read_index(where) is None and time.perf_counter() - t0 < 300:
+            while (
+                deriver.read_index(where) is None
+                and deriver.alive(where)
+                and time.perf_counter() - t0 < 300
+            ):
                 time.sleep(0.2)
             snap = database_snapshot()
         else:

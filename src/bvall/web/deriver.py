@@ -63,6 +63,31 @@ def folder() -> Path | None:
     return Path(path)
 
 
+PID_NAME = "deriver.pid"
+
+
+def alive(where: Path) -> bool:
+    """Whether the server's deriver process is running (its pid file names a live process).
+
+    When it is not (it crashed, or was killed), pages derive for themselves as they do outside
+    ``bvall serve``: slower under load, never wrong. Its error is in the server's log."""
+    try:
+        pid = int((where / PID_NAME).read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    proc = Path(f"/proc/{pid}/cmdline")
+    if proc.parent.parent.is_dir():  # Linux: the number must still be the deriver, not reused
+        try:
+            return b"bvall.web.deriver" in proc.read_bytes()
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the number is another user's
+        return False
+    return True
+
+
 _INDEX: list[tuple[tuple[int, int, int], Index]] = []
 
 
