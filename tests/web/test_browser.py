@@ -105,12 +105,17 @@ def test_enter_a_days_labs_and_see_them_saved(admin_page: Any, server: Any, shot
     page.screenshot(path=str(shots / "lab-day-errors.png"), full_page=True)
     page.fill("#value_anc", "0.4")
     page.fill("#value_hemoglobin", "8.1")
+    low = page.locator("input[name=ref_low_hemoglobin]")
+    high = page.locator("input[name=ref_high_hemoglobin]")
+    offered = (float(low.input_value()), float(high.input_value()))  # last range, in g/L
     page.select_option("select[name=unit_hemoglobin]", "g/dL")
-    # The form offers the patient's last reference range (g/L); one unit applies to the value
-    # and its range, so a value entered in g/dL takes its range in g/dL too (a range left in
-    # g/L is refused as implausible, which the form says: "converts to 1150 g/L").
-    page.fill("input[name=ref_low_hemoglobin]", "11.5")
-    page.fill("input[name=ref_high_hemoglobin]", "15")
+    # One unit applies to the value and its range: changing the unit converts the offered
+    # range (lab_tests.toml: 1 g/dL = 10 g/L) and says so; the value typed stays as typed.
+    row = page.locator("tr", has=page.locator("#value_hemoglobin"))
+    assert "converted from g/L to g/dL" in row.locator(".field-note").inner_text()
+    assert page.locator("#value_hemoglobin").input_value() == "8.1"
+    assert float(low.input_value()) == pytest.approx(offered[0] / 10, rel=1e-6)
+    assert float(high.input_value()) == pytest.approx(offered[1] / 10, rel=1e-6)
     page.click("text=Save the day's labs")
     page.wait_for_url(re.compile(r".*/patients/P04/\?current=1#labs$"))
     assert "Saved 3 lab value(s) for P04" in page.locator(".msg-success").inner_text()

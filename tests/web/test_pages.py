@@ -98,6 +98,55 @@ def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) ->
     assert saved == {("anc", 0.9, "10^9/L", 3), ("hemoglobin", 9.1, "g/dL", 3)}
 
 
+def test_changing_a_units_converts_the_rows_reference_range_and_says_so(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    """Reference: lab_tests.toml factors, haemoglobin 1 g/dL = 10 g/L, creatinine
+    1 mg/dL = 88.4 umol/L (its header cites the SI conversion tables)."""
+    c = _client(users["data_entry"])
+    base = "/patients/A02/labs/day/row"
+    r = c.get(
+        f"{base}/hemoglobin/",
+        {
+            "value_hemoglobin": "8.1",
+            "unit_hemoglobin": "g/dL",
+            "range_unit_hemoglobin": "g/L",
+            "ref_low_hemoglobin": "115",
+            "ref_high_hemoglobin": "155",
+        },
+    )
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.lstrip().startswith("<tr")
+    assert 'name="ref_low_hemoglobin" value="11.5"' in html
+    assert 'name="ref_high_hemoglobin" value="15.5"' in html
+    assert 'name="value_hemoglobin" value="8.1"' in html  # the value stays as typed
+    assert 'name="range_unit_hemoglobin" value="g/dL"' in html
+    assert "Reference range converted from g/L to g/dL." in html
+    r = c.get(
+        f"{base}/creatinine/",
+        {
+            "unit_creatinine": "mg/dL",
+            "range_unit_creatinine": "umol/L",
+            "ref_low_creatinine": "62",
+            "ref_high_creatinine": "1,2",
+        },
+    )
+    html = r.content.decode()
+    low = float(html.split('name="ref_low_creatinine" value="')[1].split('"')[0])
+    assert low == pytest.approx(62 / 88.4, rel=1e-5)
+    assert 'name="ref_high_creatinine" value="1,2"' in html  # not a number: left as typed
+    assert "Not converted (not a number): &#x27;1,2&#x27;." in html
+    # the same unit: nothing converted, nothing said
+    same = c.get(
+        f"{base}/hemoglobin/",
+        {"unit_hemoglobin": "g/L", "range_unit_hemoglobin": "g/L", "ref_low_hemoglobin": "115"},
+    ).content.decode()
+    assert 'value="115"' in same
+    assert "converted" not in same
+    assert c.get(f"{base}/nonsense/").status_code == 404
+    assert _client(users["monitor"]).get(f"{base}/hemoglobin/").status_code == 403
+    assert _client(users["entry_b"]).get(f"{base}/hemoglobin/").status_code == 404
+
+
 def test_days_labs_form_shows_field_messages_and_saves_nothing(loaded, users) -> None:  # type: ignore[no-untyped-def]
     from bvall.store.models import Lab
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("patients/new/", entry.new_patient, name="new_patient"),
     path("patients/<str:pid>/", patient.patient_page, name="patient"),
     path("patients/<str:pid>/labs/day/", entry.lab_day, name="lab_day"),
+    path("patients/<str:pid>/labs/day/row/<str:test>/", entry.lab_day_row, name="lab_day_row"),
     path(
         "patients/<str:pid>/section/<str:table>/", patient.patient_section, name="patient_section"
     ),

@@ -275,20 +275,7 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
             entered["unit"] = prev.get("unit") or t.canonical_unit
             entered["ref_low"] = "" if prev.get("ref_low") is None else f"{prev['ref_low']:g}"
             entered["ref_high"] = "" if prev.get("ref_high") is None else f"{prev['ref_high']:g}"
-        units = (
-            list(dict.fromkeys([entered["unit"], *t.accepted_units]))
-            if entered["unit"]
-            else list(t.accepted_units)
-        )
-        lines.append(
-            {
-                "test": t,
-                "units": units,
-                "entered": entered,
-                "errors": [],
-                "group": LAB_DAY_GROUPS.get(t.code, ""),
-            }
-        )
+        lines.append(_lab_line(t, entered))
     general: list[str] = []
     if post is not None:
         filled = [ln for ln in lines if ln["entered"]["value"] or ln["entered"]["qualifier"]]
@@ -335,7 +322,77 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
             "when": when,
             "reason": reason,
             "general": general,
-            "qualifiers": ["<", "<=", ">", ">="],
+            "qualifiers": QUALIFIERS,
             "title": f"Day's labs: {pid}",
         },
+    )
+
+
+QUALIFIERS = ["<", "<=", ">", ">="]
+_LAB_FIELDS = ("value", "unit", "qualifier", "ref_low", "ref_high")
+
+
+def _lab_line(t: Any, entered: dict[str, str], note: str = "") -> dict[str, Any]:
+    """One test's row of the day's-labs form (the entered unit first among the units)."""
+    units = (
+        list(dict.fromkeys([entered["unit"], *t.accepted_units]))
+        if entered["unit"]
+        else list(t.accepted_units)
+    )
+    return {
+        "test": t,
+        "units": units,
+        "entered": entered,
+        "errors": [],
+        "note": note,
+        "group": LAB_DAY_GROUPS.get(t.code, ""),
+    }
+
+
+def convert_range(t: Any, text: str, from_unit: str, to_unit: str) -> tuple[str, bool]:
+    """A reference limit typed in ``from_unit`` expressed in ``to_unit`` (the lab test's own
+    conversion factors, ``bvall.cohort.units``), six significant digits; text that is not a
+    number is returned unchanged with ``False``."""
+    if not text:
+        return text, True
+    try:
+        value = float(text)
+    except ValueError:
+        return text, False
+    return f"{t.from_canonical(t.to_canonical(value, from_unit), to_unit):.6g}", True
+
+
+@login_required
+def lab_day_row(request: HttpRequest, pid: str, test: str) -> HttpResponse:
+    """One row of the day's-labs form after its unit was changed (htmx): the reference range,
+    typed or offered in the row's previous unit, is converted to the new one, since one unit
+    applies to the value and its range; the row says so. The value is left as typed."""
+    access.require(request.user, "edit")
+    patient = get_patient(request, pid)
+    tests = {t.code: t for t in lab_day_tests()}
+    if test not in tests:
+        raise Http404(f"No lab test {test!r}.")
+    t = tests[test]
+    entered = {f: request.GET.get(f"{f}_{test}", "").strip() for f in _LAB_FIELDS}
+    before = request.GET.get(f"range_unit_{test}", "").strip()
+    note = ""
+    if before and entered["unit"] and before != entered["unit"]:
+        try:
+            converted = {
+                f: convert_range(t, entered[f], before, entered["unit"])
+                for f in ("ref_low", "ref_high")
+            }
+        except InputError as exc:  # a unit the test does not accept: leave the range as typed
+            note = f"Reference range not converted: {exc}"
+        else:
+            kept = [entered[f] for f, (_, ok) in converted.items() if not ok]
+            entered.update({f: text for f, (text, _) in converted.items()})
+            if any(entered[f] for f in ("ref_low", "ref_high")):
+                note = f"Reference range converted from {before} to {entered['unit']}."
+            if kept:
+                note += " Not converted (not a number): " + ", ".join(repr(k) for k in kept) + "."
+    return render(
+        request,
+        "bvall/_lab_day_row.html",
+        {"patient": patient, "ln": _lab_line(t, entered, note.strip()), "qualifiers": QUALIFIERS},
     )
