@@ -261,6 +261,17 @@ def test_unit_conversion(test: str, value: float, unit: str, expected: float, to
     assert lab_test(test).to_canonical(value, unit) == pytest.approx(expected, abs=tol)
 
 
+@pytest.mark.parametrize(("test", "value", "unit", "expected", "tol"), CONVERSIONS)
+def test_conversion_between_two_units_goes_both_ways(
+    test: str, value: float, unit: str, expected: float, tol: float
+) -> None:
+    t = lab_test(test)
+    canonical = t.canonical_unit
+    assert t.convert(value, unit, canonical) == pytest.approx(expected, abs=tol)
+    assert t.convert(expected, canonical, unit) == pytest.approx(value, rel=1e-3)
+    assert t.convert(value, unit, unit) == pytest.approx(value, rel=1e-12)
+
+
 def test_unknown_units_are_never_guessed() -> None:
     with pytest.raises(UnknownUnitError, match="'mg/dl/L' is not known"):
         normalize_unit("mg/dl/L")

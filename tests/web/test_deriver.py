@@ -115,6 +115,39 @@ def test_a_page_shows_the_last_published_derivation_marked_until_the_deriver_cat
     assert "ctcae_v5_labs.neutrophil_count_decreased.g3" in page
 
 
+def test_the_mark_links_to_the_same_page_asking_for_the_current_derivation(
+    loaded: Any, users: Any, published: Path
+) -> None:
+    from bvall.store import records
+    from bvall.web import deriver
+
+    deriver.publish(published)
+    records.create_records(users["admin"], "labs", [NEW_ANC], "test")
+    listing = _client(users["admin"]).get("/?q=A0").content.decode()
+    assert "The data of A01 changed since" in listing
+    assert 'href="/?q=A0&amp;current=1"' in listing  # the filter is kept
+    page = _client(users["admin"]).get("/patients/A01/").content.decode()
+    assert 'href="/patients/A01/?current=1"' in page
+
+
+def test_a_list_that_matches_no_patient_derives_nothing(
+    loaded: Any, users: Any, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bvall.web import derived, deriver
+
+    deriver.publish(published)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a page with no patient must not derive the database")
+
+    monkeypatch.setattr(derived, "derivations", refuse)
+    monkeypatch.setattr(derived, "database_derivations", refuse)
+    r = _client(users["admin"]).get("/?q=nobody")
+    assert r.status_code == 200
+    assert "derived-stale" not in r.content.decode()
+    assert derived.latest([]).derivations.grades == []
+
+
 def test_asked_for_the_current_derivation_a_page_waits_then_says_what_it_shows(
     loaded: Any, users: Any, published: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,6 +85,10 @@ class LabTest:
         """A canonical-unit ``value`` expressed in ``unit``."""
         return value / self.factor(unit)
 
+    def convert(self, value: float, from_unit: str, to_unit: str) -> float:
+        """``value`` in ``from_unit`` expressed in ``to_unit`` (through the canonical unit)."""
+        return self.from_canonical(self.to_canonical(value, from_unit), to_unit)
+
 
 @cache
 def load_lab_tests() -> dict[str, LabTest]:

@@ -61,6 +61,19 @@ MARKERS: dict[str, tuple[str, str, str, str, float]] = {
 }
 
 
+def _marker_style(kind: str) -> dict[str, Any]:
+    """Matplotlib keywords of an event marker (the same on the lanes and in the legend)."""
+    _, marker, face, edge, size = MARKERS[kind]
+    return {
+        "linestyle": "none",
+        "marker": marker,
+        "markersize": size,
+        "markerfacecolor": face,
+        "markeredgecolor": edge,
+        "markeredgewidth": 0.6,
+    }
+
+
 @dataclass(frozen=True)
 class SwimmerCourse:
     course_id: str
@@ -238,17 +251,8 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
         for kind, pts in points.items():
             if not pts:
                 continue
-            label, marker, face, edge, size = MARKERS[kind]
             (line,) = ax.plot(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                linestyle="none",
-                marker=marker,
-                markersize=size,
-                markerfacecolor=face,
-                markeredgecolor=edge,
-                markeredgewidth=0.6,
-                zorder=3,
+                [p[0] for p in pts], [p[1] for p in pts], zorder=3, **_marker_style(kind)
             )
             line.set_gid(f"marker:{kind}")
         ax.set_yticks(ys)
@@ -289,20 +293,7 @@ def render_swimmer(lanes: Sequence[SwimmerLane], *, width_mm: float = DOUBLE_COL
         handles.append(Patch(color=LIGHT_GREY, label="Follow-up"))
         for kind in MARKERS:
             if kind in used_marks:
-                label, marker, face, edge, size = MARKERS[kind]
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        linestyle="none",
-                        marker=marker,
-                        markersize=size,
-                        markerfacecolor=face,
-                        markeredgecolor=edge,
-                        markeredgewidth=0.6,
-                        label=label,
-                    )
-                )
+                handles.append(Line2D([], [], label=MARKERS[kind][0], **_marker_style(kind)))
         fig.legend(
             handles=handles,
             loc="lower center",

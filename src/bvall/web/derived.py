@@ -38,6 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -381,17 +382,15 @@ def _derive_all(cohort: Any) -> Derivations:
     )
 
 
-def _combine(parts: list[Derivations], template: Derivations | None) -> Derivations:
+def _combine(parts: list[Derivations]) -> Derivations:
     import pyarrow as pa
 
     def cat(name: str) -> list[dict[str, Any]]:
         return [r for p in parts for r in getattr(p, name)]
 
     devs = [p.deviations for p in parts]
-    if template is None:
-        template = parts[0]
     dev = replace(
-        template.deviations,
+        devs[0],
         events=pa.concat_tables([d.events for d in devs]),
         summary=pa.concat_tables([d.summary for d in devs]),
         daily=pa.concat_tables([d.daily for d in devs]),
@@ -517,7 +516,7 @@ def database_derivations() -> tuple[Snapshot, Derivations]:
     hit = _CACHE.get(snap.fingerprint)
     if hit is None:
         parts = _ensure(snap, list(snap.patient_ids))
-        hit = _combine(parts, None) if parts else _derive_all(snap.cohort)
+        hit = _combine(parts) if parts else _derive_all(snap.cohort)
         _CACHE[snap.fingerprint] = hit
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -535,7 +534,7 @@ def derivations(patient_ids: list[str], what: tuple[str, ...] = ("all",)) -> Der
     parts = _ensure(snap, list(dict.fromkeys(patient_ids)))
     if not parts:
         return _empty(snap)
-    return parts[0] if len(parts) == 1 else _combine(parts, None)
+    return parts[0] if len(parts) == 1 else _combine(parts)
 
 
 @dataclass(frozen=True)
@@ -572,6 +571,8 @@ def latest(patient_ids: list[str], *, wait: bool = False) -> Latest:
     from bvall.web import deriver
 
     ids = list(dict.fromkeys(patient_ids))
+    if not ids:  # nobody to show (a filter that matches no patient): nothing to derive
+        return Latest(_no_patients(), timezone.now())
     folder = deriver.folder()
     if folder is None or not deriver.alive(folder):
         if folder is not None:
@@ -608,9 +609,23 @@ def latest(patient_ids: list[str], *, wait: bool = False) -> Latest:
             return Latest(derivations(ids), timezone.now())
         parts.append(got)
     if not parts:
-        return Latest(derivations([]), index.read_at)
-    d = parts[0] if len(parts) == 1 else _combine(parts, None)
+        return Latest(_no_patients(), index.read_at)
+    d = parts[0] if len(parts) == 1 else _combine(parts)
     return Latest(d, index.read_at, () if fresh else tuple(behind))
+
+
+@cache
+def _no_patients() -> Derivations:
+    """The derivations of no patient (empty rows; the regimen comparison of an empty cohort,
+    which takes a millisecond), without reading or deriving the database."""
+    import pandas as pd
+
+    from bvall.cohort import TABLES, Cohort
+    from bvall.regimen import derive_deviations
+
+    columns = [c.name for c in TABLES["patients"].columns]
+    empty = Cohort.from_tables({"patients": pd.DataFrame(columns=columns)})
+    return Derivations([], [], [], [], [], derive_deviations(empty), {}, [])
 
 
 def _empty(snap: Snapshot) -> Derivations:

@@ -49,7 +49,6 @@ class Index:
 
     database: Any  # the database's name: an index is read only for its own database
     read_at: Any  # when the data were read (aware datetime)
-    version: tuple[Any, ...]  # bvall.web.derived.data_version() of that read
     patients: dict[str, tuple[tuple[Any, ...], str]]  # patient -> (token, content key)
 
 
@@ -157,7 +156,6 @@ def publish(where: Path) -> Index:
     index = Index(
         connection.settings_dict.get("NAME"),
         read_at,
-        snap.version,
         {pid: (tokens.get(pid, ()), snap.patient_keys[pid]) for pid in snap.patient_ids},
     )
     tmp = where / f".{INDEX_NAME}.{os.getpid()}.tmp"

@@ -23,21 +23,14 @@ import pyarrow as pa
 from bvall.cohort.model import Cohort
 from bvall.cohort.vocab import vocabulary
 from bvall.criteria import CriteriaSettings, derive
+from bvall.criteria.rules import RULE_FILES
 
 #: The derivations a study analysis reads.
 DERIVED = ("endpoints", "worst_grades", "response", "crs", "icans", "tls", "risk")
 
-#: Criteria files behind those derivations (``bvall/criteria/data/<file>.toml``).
-CRITERIA_FILES = (
-    "ctcae_v5_labs",
-    "ctcae_v5_clinical",
-    "astct_crs",
-    "astct_icans",
-    "tls",
-    "nccn_response",
-    "nccn_risk",
-    "endpoints",
-)
+#: Criteria files behind those derivations (``bvall/criteria/data/<file>.toml``): every one
+#: but eligibility, which decides who enters the study, not a value in its tables.
+CRITERIA_FILES = tuple(f for f in RULE_FILES if f != "eligibility")
 
 
 def is_missing(value: Any) -> bool:

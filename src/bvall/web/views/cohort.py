@@ -15,6 +15,7 @@ from django.utils import timezone
 from bvall.store import access
 from bvall.store.models import AdverseEvent, Lab, MarrowAssessment, TreatmentCourse
 from bvall.web import derived
+from bvall.web.views import current_derivation_url
 
 _MRD = {
     "negative": "MRD−",
@@ -123,6 +124,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         "today": today,
         "alerts": alerts,
         "derived_state": state,
+        "current_link": current_derivation_url(request),
         "sites": access.site_codes(request.user),
     }
     template = (

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from bvall.cohort import TABLES
+from bvall.cohort import TABLES, vocabulary
 from bvall.errors import EditConflict, InputError
 from bvall.store import access, records
 from bvall.store.convert import attnames, record_values
@@ -242,6 +242,11 @@ def delete_record(request: HttpRequest, table: str, pk: int) -> HttpResponse:
     )
 
 
+#: Qualifiers a lab value may carry: the cohort's ``lab_qualifier`` vocabulary.
+QUALIFIERS = list(vocabulary("lab_qualifier").codes)
+_LAB_FIELDS = ("value", "unit", "qualifier", "ref_low", "ref_high")
+
+
 def _last_lab_settings(pid: str) -> dict[str, dict[str, Any]]:
     """Unit and reference range last used per test for this patient (to prefill the form)."""
     out: dict[str, dict[str, Any]] = {}
@@ -328,10 +333,6 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
     )
 
 
-QUALIFIERS = ["<", "<=", ">", ">="]
-_LAB_FIELDS = ("value", "unit", "qualifier", "ref_low", "ref_high")
-
-
 def _lab_line(t: Any, entered: dict[str, str], note: str = "") -> dict[str, Any]:
     """One test's row of the day's-labs form (the entered unit first among the units)."""
     units = (
@@ -350,8 +351,8 @@ def _lab_line(t: Any, entered: dict[str, str], note: str = "") -> dict[str, Any]
 
 
 def convert_range(t: Any, text: str, from_unit: str, to_unit: str) -> tuple[str, bool]:
-    """A reference limit typed in ``from_unit`` expressed in ``to_unit`` (the lab test's own
-    conversion factors, ``bvall.cohort.units``), six significant digits; text that is not a
+    """The text of a reference limit typed in ``from_unit``, expressed in ``to_unit``
+    (:meth:`bvall.cohort.units.LabTest.convert`), six significant digits; text that is not a
     number is returned unchanged with ``False``."""
     if not text:
         return text, True
@@ -359,7 +360,7 @@ def convert_range(t: Any, text: str, from_unit: str, to_unit: str) -> tuple[str,
         value = float(text)
     except ValueError:
         return text, False
-    return f"{t.from_canonical(t.to_canonical(value, from_unit), to_unit):.6g}", True
+    return f"{t.convert(value, from_unit, to_unit):.6g}", True
 
 
 @login_required

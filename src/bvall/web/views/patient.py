@@ -20,7 +20,7 @@ from bvall.store.convert import attnames, count_rows
 from bvall.store.models import COHORT_MODELS
 from bvall.web import derived
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
-from bvall.web.views import get_patient
+from bvall.web.views import current_derivation_url, get_patient
 from bvall.web.views.cohort import study_day
 
 #: Sections of the page in order: (table, title, open by default)
@@ -260,6 +260,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "bands": bands,
         "panels": derived.patient_panels(pid, state.derivations),
         "derived_state": state,
+        "current_link": current_derivation_url(request),
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
