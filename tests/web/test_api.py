@@ -116,3 +116,39 @@ def test_api_import_validates_and_commits(loaded, users) -> None:  # type: ignor
     assert r.status_code == 200
     assert r.json()["committed"] is True
     assert Lab.objects.get(patient_id="A02").value == 1.5
+
+
+def test_lab_dates_are_checked_and_the_missing_one_derived(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    # issue 12, item 4; A01's induction D1 is 2025-03-03 (tests/store/conftest.py)
+    c, auth = _token_client(users["data_entry"])
+
+    def post(**when):  # type: ignore[no-untyped-def]
+        body = {**when, "labs": [{"test": "anc", "value": 0.7, "unit": "10^9/L"}]}
+        return c.post(
+            "/api/patients/A01/labs", json.dumps(body), content_type="application/json", **auth
+        )
+
+    r = post(date="2030-01-01")
+    assert r.status_code == 422
+    assert "in the future" in r.json()["problems"][0]["expected"]
+    r = post(date="2025-03-08", study_day=2)
+    assert r.status_code == 422
+    assert [(p["column"], p["code"]) for p in r.json()["problems"]] == [
+        ("study_day", "consistency")
+    ]
+    assert "study day 6" in r.json()["problems"][0]["expected"]
+    r = post(study_day=9)
+    assert r.status_code == 201
+    assert r.json()["date"] == "2025-03-11"
+    assert r.json()["derived"] == "date 2025-03-11 derived from study_day 9 and D1 2025-03-03"
+    r = post(date="2025-03-12")
+    assert r.status_code == 201
+    assert (r.json()["study_day"], r.json()["derived"]) == (
+        10,
+        "study_day 10 derived from date 2025-03-12 and D1 2025-03-03",
+    )
+    # stored as given: the derived value is not written
+    saved = c.get("/api/tables/labs?patient=A01", **auth).json()
+    assert [(x["date"], x["study_day"]) for x in saved if x["date"] == "2025-03-12"] == [
+        ("2025-03-12", None)
+    ]

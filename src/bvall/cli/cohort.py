@@ -147,8 +147,16 @@ def validate(
     ] = OutputFormat.table,
 ) -> None:
     """Validate cohort files and list every problem (exit code 1 when there are any)."""
+    import datetime as dt
+
+    from bvall.cohort.dates import check_dates
+
     try:
         c = read_cohort(path)
+        # Nothing may be dated after today: the clock is read here, at the edge.
+        future = check_dates({t: c[t] for t in TABLES}, today=dt.date.today())
+        if future:
+            raise ValidationFailed(future, str(path))
     except ValidationFailed as exc:
         if output is OutputFormat.json:
             emit_json({"valid": False, "problems": [p.to_dict() for p in exc.problems]})

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bvall.cohort.dates import DateLimits, check_dates
 from bvall.cohort.problems import Problem
 from bvall.cohort.schema import TABLES, Column, TableSchema
 from bvall.cohort.units import known_units, load_lab_tests, normalize_unit
@@ -555,13 +556,19 @@ def _as_frame(raw: Any) -> pd.DataFrame:
 
 
 def validate_tables(
-    raw: Mapping[str, Any], files: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    files: Mapping[str, str] | None = None,
+    *,
+    today: dt.date | None = None,
+    date_limits: DateLimits | None = None,
 ) -> tuple[dict[str, pa.Table], list[Problem]]:
     """Coerce and check raw tables; return the typed tables and every problem found.
 
     ``raw`` maps table names to a pandas DataFrame, a PyArrow table, a list of row dicts or a
     dict of columns. ``files`` maps table names to the file (or sheet) they came from, so that
-    problems can name it. Missing tables are empty; ``patients`` is required.
+    problems can name it. Missing tables are empty; ``patients`` is required. ``today`` enables
+    the check that nothing is dated in the future (see :func:`check_dates`); the other date
+    checks always run.
     """
     files = dict(files or {})
     problems: list[Problem] = []
@@ -633,4 +640,5 @@ def validate_tables(
         typed[name] = table
     _check_references(typed, files, problems)
     _check_consistency(typed, files, problems)
+    problems += check_dates(typed, today=today, limits=date_limits or DateLimits(), files=files)
     return typed, problems

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from django.db import connection, models, transaction
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem, validate_tables
@@ -241,7 +242,7 @@ def import_tables(
     with transaction.atomic():
         write_lock()
         combined, offsets, problems = _combine(raw, files)
-        typed, found = validate_tables(combined, {})
+        typed, found = validate_tables(combined, {}, today=timezone.localdate())
         problems += [_renumber(p, offsets, files) for p in found]
         report = ImportReport(problems=problems)
         report.new_rows = {

@@ -21,8 +21,10 @@ from typing import Any
 
 import pandas as pd
 from django.db import models, transaction
+from django.utils import timezone
 
 from bvall.cohort import TABLES, Problem, validate_tables
+from bvall.cohort.dates import DATED_COLUMNS
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access
 from bvall.store.convert import attnames, record_values, write_lock
@@ -75,13 +77,16 @@ def _clean_reason(reason: str | None, required: bool) -> str:
 #: bvall.cohort.validate: references and _check_consistency). A patient change can touch any.
 _DEPENDS: dict[str, frozenset[str]] = {
     "patients": frozenset(TABLES),
-    "treatment_courses": frozenset({"patients", "treatment_courses", "dose_administrations"}),
+    # The induction course's start is D1, against which every recorded date and study day agree.
+    "treatment_courses": frozenset({"patients", "treatment_courses", *DATED_COLUMNS}),
     "dose_administrations": frozenset({"patients", "treatment_courses", "dose_administrations"}),
     "provenance": frozenset({"patients", "provenance"}),
 }
 
 
 def _related(table: str) -> frozenset[str]:
+    if table in DATED_COLUMNS:
+        return _DEPENDS.get(table, frozenset({"patients", "treatment_courses", table}))
     return _DEPENDS.get(table, frozenset({"patients", table}))
 
 
@@ -132,7 +137,8 @@ def _validate(
             rows = rows + [dict(r) for r in new_rows]
             rows_of_new = list(range(start + 1, start + 1 + len(new_rows)))
         raw[t] = pd.DataFrame(rows, columns=list(attnames(t)), dtype=object)
-    typed, problems = validate_tables(raw, {})
+    # The clock is read here, at the edge; the checks themselves are pure.
+    typed, problems = validate_tables(raw, {}, today=timezone.localdate())
     if problems:
         raise RecordProblems(problems, table, rows_of_new)
     t = typed[table]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Min
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import File, Form, NinjaAPI, Schema
 from ninja.files import UploadedFile
@@ -24,10 +25,12 @@ from ninja.security import HttpBearer, django_auth
 
 from bvall import __version__
 from bvall.cohort import TABLES
+from bvall.cohort.dates import complete_when
 from bvall.cohort.io import read_tables
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, records
 from bvall.store.convert import import_tables, record_values, study_metadata
+from bvall.store.models import TreatmentCourse
 from bvall.store.tokens import user_for_token
 from bvall.web import derived
 from bvall.web.views.audit import audit_entries
@@ -255,7 +258,25 @@ def lab_day(request: HttpRequest, pid: str, body: LabDay) -> Status[dict[str, An
         for lab in body.labs
     ]
     saved = records.create_records(request.user, "labs", rows, body.reason)
-    return Status(201, {"ids": [s.pk for s in saved]})
+    # Saved as given; the missing one of date / study day is derived on reading (never stored,
+    # so a corrected D1 cannot leave a stale copy behind) and shown here with how it was derived.
+    start = TreatmentCourse.objects.filter(patient_id=pid, course_type="induction").aggregate(
+        d1=Min("start_date")
+    )["d1"]
+    given = {
+        "date": dt.date.fromisoformat(body.date.strip()) if body.date else None,
+        "study_day": body.study_day,
+    }
+    date, day, note = complete_when(given, "date", "study_day", start)
+    return Status(
+        201,
+        {
+            "ids": [s.pk for s in saved],
+            "date": _jsonable(date),
+            "study_day": day,
+            "derived": note or None,
+        },
+    )
 
 
 @api.put(
