@@ -237,3 +237,89 @@ def test_daily_plan_against_given(cohort: Cohort) -> None:
     assert ven[4] == "reduced"
     assert ven[15] == "extra"
     assert ven[1] == "as_planned"
+
+
+def _mid_course() -> Cohort:
+    """The issue's T01: bv-concurrent from D1, blinatumomab and venetoclax given D1–D3 only."""
+    doses = [
+        _dose("T01", "blinatumomab", 9, "µg/day", 1, 3),
+        _dose("T01", "venetoclax", 100, "mg", 1),
+        _dose("T01", "venetoclax", 200, "mg", 2),
+        _dose("T01", "venetoclax", 300, "mg", 3),
+    ]
+    return Cohort.from_tables(
+        {
+            "patients": [
+                {
+                    "patient_id": "T01",
+                    "sex": "M",
+                    "age_years": 50,
+                    "arm": "concurrent",
+                    "weight_kg": 70.0,
+                    "height_cm": 175.0,
+                }
+            ],
+            "treatment_courses": [
+                {
+                    "patient_id": "T01",
+                    "course_id": "IND",
+                    "course_type": "induction",
+                    "regimen": "bv-concurrent",
+                    "start_date": START,
+                }
+            ],
+            "dose_administrations": doses,
+        }
+    )
+
+
+def test_mid_course_days_after_today_are_planned_not_missed() -> None:
+    # issue 12, item 6: at D6 with doses for D1-D3, D4-D6 are missed and D7-D14 still planned
+    rep = derive_deviations(_mid_course(), today=START + dt.timedelta(days=5))
+    blina = _row(rep, "T01", "blinatumomab")
+    assert (blina["due_through"], blina["missed"], blina["still_planned"]) == (6, 3, 8)
+    # planned D1-D6: 6 × 9 µg/day = 54 µg; given D1-D3 = 27 µg: RDI 27/54 over the days due
+    assert (blina["planned_due_cumulative"], blina["given_due_cumulative"]) == (54, 27)
+    assert blina["rdi"] == pytest.approx(0.5, abs=1e-9)
+    assert blina["rdi_basis"].startswith("the days due so far, D1–D6 (today is D6)")
+    # the whole-course total is a total in µg, the daily doses a rate in µg/day
+    assert (blina["planned_cumulative"], blina["cumulative_unit"], blina["unit"]) == (
+        259,
+        "µg",
+        "µg/day",
+    )
+    ven = _row(rep, "T01", "venetoclax")
+    # label ramp 100/200/300 then 400 mg: due D1-D6 = 100+200+300+3×400 = 1800; given 600
+    assert (ven["missed"], ven["still_planned"], ven["planned_due_cumulative"]) == (3, 8, 1800)
+    assert ven["rdi"] == pytest.approx(600 / 1800, abs=1e-4)
+    daily = {
+        r["study_day"]: r["category"]
+        for r in rep.daily.to_pylist()
+        if r["agent"] == "blinatumomab"
+    }
+    assert [daily[d] for d in (3, 4, 6, 7, 14)] == [
+        "as_planned",
+        "missed",
+        "missed",
+        "planned",
+        "planned",
+    ]
+    assert {e["category"] for e in rep.events.to_pylist()} == {"missed"}
+
+
+def test_without_a_clock_the_record_ends_at_the_last_documented_day() -> None:
+    rep = derive_deviations(_mid_course())
+    blina = _row(rep, "T01", "blinatumomab")
+    assert (blina["due_through"], blina["missed"], blina["still_planned"]) == (3, 0, 11)
+    assert blina["rdi"] == pytest.approx(1.0, abs=1e-9)
+    assert "last documented dose day" in blina["rdi_basis"]
+
+
+def test_a_finished_course_is_judged_whole() -> None:
+    rep = derive_deviations(_mid_course(), today=START + dt.timedelta(days=30))
+    blina = _row(rep, "T01", "blinatumomab")
+    assert (blina["missed"], blina["still_planned"], blina["rdi_basis"]) == (
+        11,
+        0,
+        "the whole course",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typing import Any
 
 import pytest
@@ -153,7 +155,8 @@ def test_panels_of_one_patient_in_a_larger_database_equal_that_patients_own_deri
     d = derived.derivations(["P05"])
     for name in ("grades", "crs", "icans", "tls", "response"):
         assert getattr(d, name) == derive(alone, name).to_pylist(), name
-    ref = derive_deviations(alone)
+    # the web judges doses as of the day it derives (planned days after today are not missed)
+    ref = derive_deviations(alone, today=dt.date.today())
     assert d.deviations.summary.to_pylist() == ref.summary.to_pylist()
     assert d.deviations.daily.to_pylist() == ref.daily.to_pylist()
     assert d.deviations.events.to_pylist() == ref.events.to_pylist()

@@ -180,6 +180,19 @@ def plan(
             console.print(f"- {a.label}: {a.window_text()}", highlight=False)
 
 
+def _as_of(text: str) -> dt.date | None:
+    if text == "record":
+        return None
+    if text == "today":
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"--as-of {text!r} is not a date; expected YYYY-MM-DD, 'today' or 'record'."
+        ) from None
+
+
 @app.command("deviations")
 def deviations(
     cohort: Annotated[str, typer.Argument(help="A bundled dataset or a cohort path.")],
@@ -191,14 +204,25 @@ def deviations(
         list[str] | None, typer.Option(help="Agents to compare (default venetoclax, blinatumomab).")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="Judge the doses due up to this date (YYYY-MM-DD, default today); 'record' "
+            "judges each course up to its last documented dose day (an archived dataset). "
+            "Planned days after it are 'planned', not missed.",
+        ),
+    ] = "today",
 ) -> None:
     """Missed, reduced, interrupted, extra and late doses against each patient's plan, with
-    cumulative dose and relative dose intensity per agent."""
+    cumulative dose (a total) and relative dose intensity per agent over the days due."""
     from bvall.cohort import load_cohort
     from bvall.regimen import derive_deviations
 
     report = derive_deviations(
-        load_cohort(cohort), agents=tuple(agent or ("venetoclax", "blinatumomab"))
+        load_cohort(cohort),
+        agents=tuple(agent or ("venetoclax", "blinatumomab")),
+        today=_as_of(as_of),
     )
     table = report.events if events else report.summary
     if fmt is TableFormat.json:
@@ -224,7 +248,8 @@ def deviations(
             "recording",
             "planned_cumulative",
             "given_cumulative",
-            "unit",
+            "cumulative_unit",
+            "due_through",
             "rdi",
             "missed",
             "reduced",
@@ -232,6 +257,7 @@ def deviations(
             "extra",
             "late",
             "not_recorded",
+            "still_planned",
         ]
     else:
         cols = [

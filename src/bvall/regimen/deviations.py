@@ -11,8 +11,17 @@ compares the recorded administrations, day by day, for the protocol agents:
   interrupted; ``extra``: given on a day without a planned dose; ``late``: the agent started
   later than planned (the rest of its schedule is then compared shifted by the delay).
 
-Per patient and agent: planned and given cumulative dose, and relative dose intensity
-RDI = (given cumulative / given span in days) / (planned cumulative / planned span in days).
+Only the days *due* are judged. With ``today`` (read from the clock by the caller, never here)
+the days after today's study day are ``planned``: still to come, neither given nor missed. Without
+``today`` (an archived dataset, a data cut-off) the record ends at the last documented dose day
+of the course (any agent), and planned days after it are ``planned`` likewise.
+
+Per patient and agent: planned and given cumulative dose (a total: ``cumulative_unit`` is the
+dose unit without "/day", e.g. µg for a blinatumomab rate in µg/day), and relative dose intensity.
+When every planned day is due, RDI = (given cumulative / given span in days) / (planned
+cumulative / planned span in days). Mid-course, RDI is over the days due so far: given cumulative
+on those days / planned cumulative on those days (both over the same elapsed days, so the spans
+cancel), and ``rdi_basis`` says which days.
 """
 
 from __future__ import annotations
@@ -80,8 +89,16 @@ SUMMARY_COLUMNS = (
     "late",
     "not_recorded",
     "note",
+    "cumulative_unit",
+    "due_through",
+    "still_planned",
+    "planned_due_cumulative",
+    "given_due_cumulative",
+    "rdi_basis",
 )
 CATEGORIES = ("missed", "reduced", "increased", "interrupted", "extra", "late", "not_recorded")
+#: Daily category of a planned day not yet due (after today, or after the last documented day).
+PLANNED = "planned"
 
 
 @dataclass(frozen=True)
@@ -113,12 +130,15 @@ def derive_deviations(
     course_types: Sequence[str] = ("induction",),
     site_policy: str = "label",
     plans: Mapping[tuple[str, str], Plan] | None = None,
+    today: dt.date | None = None,
 ) -> DeviationReport:
     """Compare a cohort's dose administrations with each patient's plan (see module docstring).
 
     ``plans`` may supply ready plans keyed by (patient_id, course_id); otherwise each course is
     planned from the cohort (weight, height, start date, co-medication). Courses whose regimen is
-    not a bundled spec are listed in ``notes`` and skipped.
+    not a bundled spec are listed in ``notes`` and skipped. ``today``: the date the record is
+    judged at; planned days after it are ``planned``, not missed (None: judged up to the last
+    documented dose day of each course).
     """
     patients = {r["patient_id"]: r for r in cohort["patients"].to_pylist()}
     courses = [
@@ -149,10 +169,11 @@ def derive_deviations(
         )
         used_plans[(pid, cid)] = plan
         recorded = [d for d in doses if d["patient_id"] == pid and d["course_id"] == cid]
+        due = _due_through(recorded, start, today)
         for agent in agents:
             if not plan.doses_of(agent):
                 continue
-            ev, row, days = _compare(pid, cid, reg, agent, plan, recorded, start)
+            ev, row, days = _compare(pid, cid, reg, agent, plan, recorded, start, due)
             events += ev
             summary.append(row)
             daily += days
@@ -196,6 +217,27 @@ def _inhibitors(
     return out
 
 
+def _due_through(
+    recorded: Sequence[Mapping[str, Any]], start: dt.date | None, today: dt.date | None
+) -> tuple[int | None, str]:
+    """The last study day whose doses are due, and why: today's study day, else the course's last
+    documented dose day (None: nothing documented, every planned day is judged)."""
+    if today is not None and start is not None:
+        day = (today - start).days + 1
+        return day, f"today is D{day}"
+    days = [
+        d for agent in {r["agent"] for r in recorded} for d in _expand(recorded, agent, start)[0]
+    ]
+    if not days:
+        return None, ""
+    return max(days), f"the record ends on D{max(days)}, the last documented dose day"
+
+
+def _total_unit(unit: str) -> str:
+    """Unit of a sum of daily doses: a rate per day sums to an amount (µg/day → µg)."""
+    return unit.removesuffix("/day")
+
+
 def _expand(
     recorded: Sequence[Mapping[str, Any]], agent: str, start: dt.date | None
 ) -> tuple[dict[int, tuple[float, str, str]], list[str]]:
@@ -230,6 +272,7 @@ def _compare(
     plan: Plan,
     recorded: Sequence[Mapping[str, Any]],
     start: dt.date | None,
+    due: tuple[int | None, str] = (None, ""),
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
     """(deviation events, summary row, daily plan-vs-given rows) of one agent in one course."""
     planned = dict(plan.doses_of(agent))
@@ -238,7 +281,11 @@ def _compare(
     base = {"patient_id": pid, "course_id": cid, "regimen": reg, "agent": agent, "unit": unit}
     events: list[dict[str, Any]] = []
     daily: list[dict[str, Any]] = []
-    counts = dict.fromkeys(CATEGORIES, 0)
+    counts = dict.fromkeys((*CATEGORIES, PLANNED), 0)
+    due_through, due_why = due
+
+    def is_due(day: int) -> bool:
+        return due_through is None or day <= due_through
 
     def record(
         day: int,
@@ -261,7 +308,9 @@ def _compare(
                 "category": category,
             }
         )
-        if category != "as_planned":
+        if category == PLANNED:
+            counts[PLANNED] += 1
+        elif category != "as_planned":
             counts[category] += 1
             events.append(
                 {
@@ -277,8 +326,16 @@ def _compare(
     planned_cum = plan.cumulative_dose(agent)
     first_planned, last_planned = min(planned), max(planned)
     note = "; ".join(problems)
+    window = {
+        **base,
+        "cumulative_unit": _total_unit(unit),
+        "due_through": due_through,
+    }
     if not given:
         for day, x in sorted(planned.items()):
+            if not is_due(day):
+                record(day, day, x.dose, None, None, PLANNED)
+                continue
             record(
                 day,
                 day,
@@ -289,14 +346,15 @@ def _compare(
                 "no administration of this agent is recorded for the course",
             )
         row = {
-            **base,
+            **window,
             "recording": "none",
             "planned_days": len(planned),
             "given_days": None,
             "planned_cumulative": planned_cum,
             "given_cumulative": None,
             "rdi": None,
-            **counts,
+            **{k: counts[k] for k in CATEGORIES},
+            "still_planned": counts[PLANNED],
             "note": note or "not recorded: missing data, not a missed dose",
         }
         return events, row, daily
@@ -328,6 +386,9 @@ def _compare(
         actual = day + shift
         if x.dose is None:
             continue
+        if actual not in converted and not is_due(actual):
+            record(actual, day, x.dose, None, None, PLANNED)
+            continue
         if actual not in converted:
             record(
                 actual, day, x.dose, None, None, "missed", "no administration recorded on this day"
@@ -356,19 +417,39 @@ def _compare(
     events.sort(key=lambda r: r["study_day"])
     given_cum = float(round(sum(v for d, (v, s) in converted.items() if s != "held"), 6))
     rdi = None
-    if planned_cum and given_days:
-        planned_span = last_planned - first_planned + 1
-        given_span = given_days[-1] - given_days[0] + 1
-        rdi = round((given_cum / given_span) / (planned_cum / planned_span), 4)
+    planned_due = given_due = None
+    basis = "the whole course"
+    if is_due(last_planned + shift):
+        if planned_cum and given_days:
+            planned_span = last_planned - first_planned + 1
+            given_span = given_days[-1] - given_days[0] + 1
+            rdi = round((given_cum / given_span) / (planned_cum / planned_span), 4)
+    else:
+        due_doses = [x.dose for d, x in planned.items() if is_due(d + shift)]
+        if all(v is not None for v in due_doses):
+            planned_due = float(round(sum(v for v in due_doses if v is not None), 6))
+        given_due = float(
+            round(sum(v for d, (v, s) in converted.items() if s != "held" and is_due(d)), 6)
+        )
+        basis = (
+            f"the days due so far, D{first_planned + shift}–D{due_through} ({due_why}); "
+            f"D{due_through + 1}–D{last_planned + shift} are still planned"
+        )
+        if planned_due:
+            rdi = round(given_due / planned_due, 4)
     row = {
-        **base,
+        **window,
+        "still_planned": counts[PLANNED],
+        "planned_due_cumulative": planned_due,
+        "given_due_cumulative": given_due,
+        "rdi_basis": basis,
         "recording": "complete" if not problems else "partial",
         "planned_days": len(planned),
         "given_days": len(given_days),
         "planned_cumulative": planned_cum,
         "given_cumulative": given_cum,
         "rdi": rdi,
-        **counts,
+        **{k: counts[k] for k in CATEGORIES},
         "note": note or None,
     }
     return events, row, daily
@@ -397,6 +478,10 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
         "planned_cumulative": pa.float64(),
         "given_cumulative": pa.float64(),
         "rdi": pa.float64(),
+        "due_through": pa.int64(),
+        "still_planned": pa.int64(),
+        "planned_due_cumulative": pa.float64(),
+        "given_due_cumulative": pa.float64(),
         **{c: pa.int64() for c in CATEGORIES},
     }
     schema = pa.schema([(c, types.get(c, pa.string())) for c in columns])

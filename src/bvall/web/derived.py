@@ -30,6 +30,7 @@ Every derived row from the criteria engine carries ``rule_id``, ``rule_version``
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import logging
 import threading
@@ -376,7 +377,8 @@ def _derive_all(cohort: Any) -> Derivations:
         icans=rows("icans"),
         tls=rows("tls"),
         response=rows("response"),
-        deviations=derive_deviations(cohort),
+        # judged as of the day derived: days after it are still planned, not missed
+        deviations=derive_deviations(cohort, today=dt.date.today()),
         patients={r["patient_id"]: r for r in cohort["patients"].to_pylist()},
         courses=cohort["treatment_courses"].to_pylist(),
     )
@@ -822,20 +824,33 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
     for s in report.summary.to_pylist():
         reg, ver = versions.get(s["course_id"], (s["regimen"], ""))
         rdi = f"RDI {s['rdi']:.2f}" if s["rdi"] is not None else "RDI not computed"
+        if s["rdi"] is not None and s["due_through"] is not None and s["still_planned"]:
+            rdi += f" over the days due so far (to D{s['due_through']})"
         given = s["given_cumulative"]
+        total = s["cumulative_unit"]
+        planned_total = s["planned_cumulative"]
         text = (
-            f"planned {s['planned_cumulative']:g} {s['unit']} over {s['planned_days']} days; "
+            (
+                f"planned {planned_total:g} {total} in total over {s['planned_days']} days"
+                if planned_total is not None
+                else f"planned over {s['planned_days']} days"
+            )
+            + f" (daily doses in {s['unit']}); "
             + (
-                f"given {given:g} {s['unit']} over {s['given_days']} days"
+                f"given {given:g} {total} in total over {s['given_days']} days"
                 if given is not None
                 else "no administration recorded (missing, not missed)"
             )
+            + (f"; RDI over {s['rdi_basis']}" if s["rdi_basis"] else "")
         )
-        counts = ", ".join(
+        parts = [
             f"{s[k]} {k}"
             for k in ("missed", "reduced", "increased", "interrupted", "extra", "late")
             if s[k]
-        )
+        ]
+        if s["still_planned"]:
+            parts.append(f"{s['still_planned']} still planned")
+        counts = ", ".join(parts)
         rows.append(
             {
                 "label": f"{s['agent']} ({s['course_id']})",

@@ -3,10 +3,12 @@
 Per-patient outcomes come from ``derive(cohort, "endpoints")``:
 
 * MRD negative at day 14–21: ``mrd_negative_d14_21`` (missing when no day 14–21 marrow).
-* CR/CRi after cycle 1: ``best_response`` over the induction marrows is CR or CRi.
-* CR with MRD negativity after cycle 1: best response CR and ``mrd_negative`` (any induction
-  marrow); a best response other than CR is "no" whatever the MRD; CR with unknown MRD is
-  missing.
+* CR/CRi after cycle 1: the outcome ``cr_cri`` of ``endpoints.toml`` (best response CR, CRh
+  or CRi).
+* CR with MRD negativity after cycle 1: the outcome ``cr_mrd_negative`` of ``endpoints.toml``
+  (best response CR and an MRD-negative induction marrow; a best response other than CR is "no"
+  whatever the MRD; CR with unknown MRD is missing), the definition trial monitoring reads too
+  (:mod:`bvall.criteria.outcomes`).
 * Best response: each category of the NCCN response rules.
 
 The binary outcomes are computed once here (:func:`compute_binary_outcomes`) and shared by both
@@ -28,6 +30,7 @@ from bvall.analysis.tables.cells import (
     text_cell,
 )
 from bvall.analysis.tables.data import StudyData, is_missing, present
+from bvall.criteria.outcomes import classify_outcome, outcome_definition
 from bvall.stats import METHOD_LABELS, compute_fisher_exact
 
 #: Best-response categories shown, in order (NCCN; ``bvall.criteria.response``).
@@ -69,19 +72,17 @@ def _sources(e: pd.DataFrame, column: str) -> dict[str, str]:
     return {str(p): str(s) for p, s in zip(e.index, e[column], strict=True)}
 
 
-def _cr_mrd(best: object, mrd: object) -> bool | None:
-    if is_missing(best):
-        return None
-    if best != "CR":
-        return False
-    return _bool(mrd)
+def _outcome(e: pd.DataFrame, name: str) -> dict[str, bool | None]:
+    """The outcome ``name`` of ``endpoints.toml`` for each patient of ``e``."""
+    definition = outcome_definition(name)
+    rows = e.to_dict("index")
+    return {str(p): classify_outcome(definition, rows[p]).value for p in e.index}
 
 
 def compute_binary_outcomes(data: StudyData) -> dict[str, Outcome]:
     """Every binary outcome of the response and comparison tables, per patient."""
     e = data.endpoints
     pids = [str(p) for p in e.index]
-    best = dict(zip(pids, (present(v) for v in e["best_response"]), strict=True))
     best_src = _sources(e, "best_response_source")
     out: dict[str, Outcome] = {}
 
@@ -96,15 +97,15 @@ def compute_binary_outcomes(data: StudyData) -> dict[str, Outcome]:
     )
     add(
         "cr_cri",
-        "CR/CRi after cycle 1",
-        {p: None if b is None else b in ("CR", "CRh", "CRi") for p, b in best.items()},
+        outcome_definition("cr_cri").label,
+        _outcome(e, "cr_cri"),
         best_src,
     )
     mrd_src = _sources(e, "mrd_negative_source")
     add(
         "cr_mrd",
-        "CR with MRD negativity after cycle 1",
-        {p: _cr_mrd(best[p], m) for p, m in zip(pids, e["mrd_negative"], strict=True)},
+        outcome_definition("cr_mrd_negative").label,
+        _outcome(e, "cr_mrd_negative"),
         {p: _both(best_src[p], mrd_src[p]) for p in pids},
     )
     w = data.frame("worst_grades")
