@@ -65,8 +65,10 @@ def monitor(
             console.print(f"[bold red]alert:[/] {a}")
         console.print(
             f"enrolled {d.enrolled}, evaluable {d.evaluable} (the first patients in enrolment "
-            "order with every endpoint the design needs)"
+            f"order with every endpoint the design needs), pending {len(ev.pending)}"
         )
+        for pid, reason in ev.pending:
+            console.print(f"  pending {pid}: {reason}", highlight=False)
         rows = [
             {
                 "look": lk.look,

@@ -1271,7 +1271,7 @@ def render_report(
     return data, REPORT_FORMATS[fmt][1], report_file_name(a.cohort_name, fmt, generated_at)
 
 
-_EVALUATIONS: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
+_EVALUATIONS: OrderedDict[tuple[str, int, str, dt.date], Any] = OrderedDict()
 
 
 def monitoring_evaluations() -> list[tuple[Any, Any]]:
@@ -1286,11 +1286,12 @@ def monitoring_evaluations() -> list[tuple[Any, Any]]:
     snap = database_snapshot()
     out = []
     for plan in plans:
-        key = (snap.fingerprint, plan.pk, plan.registered.isoformat())
+        # a toxicity window completes with the calendar: the day is part of the key
+        key = (snap.fingerprint, plan.pk, plan.registered.isoformat(), dt.date.today())
         with _DERIVE_LOCK:
             hit = _EVALUATIONS.get(key)
             if hit is None:
-                hit = evaluate_plan(plan, snap.cohort)
+                hit = evaluate_plan(plan, snap.cohort, key[3])
                 _EVALUATIONS[key] = hit
                 while len(_EVALUATIONS) > 16:
                     _EVALUATIONS.popitem(last=False)
