@@ -355,3 +355,19 @@ def test_monitoring_page_says_plainly_when_no_plan_is_registered(loaded, users) 
     html = c.get("/monitoring/").content.decode()
     assert "No monitoring plan is registered." in html
     assert "not yet connected" not in html
+
+
+def test_monitoring_page_lists_pending_patients_with_the_reason(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    # issue 12, item 5. Small cohort: A02 has no induction course; A01 and B01 have vital signs
+    # and neuro assessments only where tests/store/conftest.py records them.
+    from bvall.design import design_to_document, make_toxicity_monitor
+    from bvall.store.monitoring import evaluate_plan, register_plan
+
+    plan = register_plan(design_to_document(make_toxicity_monitor(0.2, 0.9, 40)), name="tox")
+    ev = evaluate_plan(plan)
+    reasons = dict(ev.pending)
+    assert reasons["A02"] == "toxicity: not treated yet (no induction course recorded)"
+    assert ev.decision.evaluable <= ev.decision.enrolled - len(ev.pending)
+    html = _client(users["investigator"]).get("/monitoring/").content.decode()
+    assert f"pending {len(ev.pending)}." in html
+    assert "A02</a>: toxicity: not treated yet (no induction course recorded)" in html
