@@ -5,6 +5,9 @@ wording it checks (NCI CTCAE v5.0, 27 Nov 2017; SI encoding of pharmaverse/admir
 ncictcaev5.json, CLINICAL.md 1.2). Each table has the values just below, at and just above every
 threshold, a value in another accepted unit, a unit the test does not accept, a missing reference
 range and, for baseline-dependent terms, a missing baseline. ``None`` = not gradable.
+``expected_max`` is the highest grade still possible when some criteria cannot be evaluated
+(issue 15: a grade that is certain is kept, ``grade_max`` says how high it may be); it defaults to
+the expected grade.
 All cases are graded in one query (one patient per case: baseline on day 0, value on day 5).
 """
 
@@ -37,6 +40,7 @@ class Case:
     qualifier: str | None = None
     albumin: float | None = 40.0
     note: str = ""
+    expected_max: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,7 +92,7 @@ CASES: list[Case] = [
     ANC(2.5, None, lln=None, note="grade 0 needs the LLN too"),
     ANC(0.1, 4, qualifier="<", note="'<0.1' is below 0.5"),
     ANC(0.5, 4, qualifier="<", note="'<0.5' is below 0.5"),
-    ANC(0.6, None, qualifier="<", note="'<0.6' does not decide between grades 3 and 4"),
+    ANC(0.6, 3, qualifier="<", expected_max=4, note="'<0.6': grade 3 at least, 4 possible"),
     # Platelet count decreased: G1 <LLN-75; G2 <75-50; G3 <50-25; G4 <25 x 10e9/L.
     PLT(24.9, 4),
     PLT(25.0, 3),
@@ -213,11 +217,14 @@ CASES: list[Case] = [
     CREAT(600.0, 3, baseline=80.0),
     CREAT(600.1, 4, baseline=80.0),
     CREAT(70.0, 2, baseline=40.0, note="admiral's example: within range but > 1.5 x baseline"),
-    CREAT(90.0, None, baseline=None, note="x baseline criteria undecidable"),
+    CREAT(90.0, None, baseline=None, expected_max=3, note="x baseline criteria undecidable"),
+    CREAT(160.0, 2, baseline=None, expected_max=3, note="> 1.5 x ULN certain; > 3 x baseline?"),
+    CREAT(300.1, 3, baseline=None, note="> 3 x ULN: grade 3 whatever the baseline"),
     CREAT(700.0, 4, baseline=None, note="> 6 x ULN needs no baseline"),
     CREAT(1.5, 1, unit="mg/dL", baseline=1.0, note="132.6 umol/L = 1.5 x baseline 88.4: not >"),
     CREAT(1.6, 2, unit="mg/dL", baseline=1.0, note="141.4 umol/L > 1.5 x baseline 88.4"),
-    CREAT(150.0, None, uln=None, baseline=80.0),
+    CREAT(150.0, 2, uln=None, baseline=80.0, expected_max=4, note="> 1.5 x baseline; ULN?"),
+    CREAT(110.0, None, uln=None, baseline=80.0, expected_max=4, note="nothing certain"),
     CREAT(150.0, None, unit="mmol/L", baseline=80.0),
     # Fibrinogen decreased (LLN 2.0, baseline 2.0): G1 <1.0-0.75 x LLN; G2 <0.75-0.5 x LLN or
     # 25-<50% decrease; G3 <0.5-0.25 x LLN or 50-<75% decrease; G4 <0.25 x LLN or 75% decrease
@@ -235,8 +242,16 @@ CASES: list[Case] = [
     FIB(0.49, 4, baseline=2.0),
     FIB(0.45, 4, lln=None, baseline=2.0, note="absolute < 0.5 g/L without an LLN"),
     FIB(1.2, None, lln=None, baseline=2.0),
-    FIB(1.6, None, baseline=None, note="the % criteria need a baseline"),
-    FIB(1.3, None, baseline=None, note="a 75 % decrease cannot be excluded without a baseline"),
+    # No baseline (issue 15): the LLN criteria still decide a grade; the %-decrease criteria
+    # cannot be evaluated, so a higher grade (up to 4: a 75 % decrease) stays possible.
+    FIB(1.6, 1, baseline=None, expected_max=4, note="< LLN certain; % criteria need a baseline"),
+    FIB(1.3, 2, baseline=None, expected_max=4, note="< 0.75 x LLN certain"),
+    FIB(0.99, 3, baseline=None, expected_max=4, note="0.495 x LLN: < 0.5 x LLN certain"),
+    FIB(1.49, 2, baseline=None, expected_max=4, note="< 0.75 x LLN (1.5) certain"),
+    FIB(1.5, 1, baseline=None, expected_max=4, note="= 0.75 x LLN: grade 1 certain"),
+    FIB(0.45, 4, baseline=None, note="absolute < 0.5 g/L: grade 4, nothing higher"),
+    FIB(0.49, 4, baseline=None, note="< 0.25 x LLN? no: < 0.5 g/L absolute"),
+    FIB(2.0, 0, baseline=None, note="not below LLN: the % criteria ('if abnormal') cannot hold"),
     FIB(150.0, 2, unit="mg/dL", baseline=200.0, note="1.5 g/L, -25 %"),
     FIB(1.5, None, unit="mmol/L", baseline=2.0),
     # Hyperkalemia: G1 >ULN-5.5; G2 >5.5-6.0; G3 >6.0-7.0; G4 >7.0 mmol/L.
@@ -371,7 +386,7 @@ def grade_cases(
     meds = ibis.memtable(medications) if medications is not None else None
     g = grade_lab_values(labs, settings, medications=meds, terms=sorted({c.term for c in cases}))
     g = g.filter(g.day == 5).select(
-        "patient_id", "term_id", "grade", "rule_id", "reason", "explanation", "inputs"
+        "patient_id", "term_id", "grade", "grade_max", "rule_id", "reason", "explanation", "inputs"
     )
     out: dict[str, dict[str, Any]] = {}
     for row in con.to_pyarrow(g).to_pylist():
@@ -398,9 +413,18 @@ def test_boundary(graded: dict[str, dict[str, Any]], index: int, case: Case) -> 
     if case.expected is None:
         assert row["reason"], row
         assert row["explanation"].startswith("not gradable: ")
+        if case.expected_max is not None:
+            assert row["grade_max"] == case.expected_max, row["explanation"]
     else:
         assert row["explanation"].startswith(f"grade {case.expected}: ")
         assert row["reason"] is None
+        top = case.expected if case.expected_max is None else case.expected_max
+        assert row["grade_max"] == top, row["explanation"]
+        if top > case.expected:
+            assert (
+                f"at least grade {case.expected}, up to grade {top} possible: "
+                in (row["explanation"])
+            )
 
 
 def test_every_term_has_a_boundary_table() -> None:
@@ -454,8 +478,9 @@ def test_hypokalaemia_settings() -> None:
     )
     assert rec["C0000"]["grade"] == 2  # replacement recorded within a day
     assert rec["C0001"]["grade"] == 1  # medications recorded, none is potassium
-    assert rec["C0002"]["grade"] is None  # nothing recorded: unknown
-    assert "potassium replacement unknown" in rec["C0002"]["reason"]
+    # nothing recorded: the intervention is unknown, so grade 1 is certain and 2 possible
+    assert (rec["C0002"]["grade"], rec["C0002"]["grade_max"]) == (1, 2)
+    assert "potassium replacement unknown" in rec["C0002"]["explanation"]
 
 
 def test_hyperuricaemia_setting() -> None:

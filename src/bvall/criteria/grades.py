@@ -45,6 +45,7 @@ GRADE_COLUMNS = (
     "baseline_si",
     "baseline_day",
     "grade",
+    "grade_max",
     "reason",
     "rule_id",
     "rule_version",
@@ -118,6 +119,7 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         baseline_si=lab.base_si,
         baseline_day=lab.base_day,
         grade=lab.grade,
+        grade_max=lab.grade_max,
         reason=lab.reason,
         rule_id=lab.rule_id,
         rule_version=lab.rule_version,
@@ -148,6 +150,7 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
                 baseline_si=ibis.null("float64"),
                 baseline_day=ibis.null("int64"),
                 grade=part.grade,
+                grade_max=part.grade,
                 reason=part.reason,
                 rule_id=part.rule_id,
                 rule_version=ibis.literal(version),
@@ -162,7 +165,10 @@ def derive_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> p
     """Every lab value graded against its CTCAE v5.0 terms, and every febrile neutropenia and
     reported lung infection graded from observations; one row per value (or event) and term.
 
-    ``grade`` is NULL when the value is not gradable; ``reason`` says why.
+    ``grade`` is the grade the evaluable criteria make certain, NULL when the value is not
+    gradable (``reason`` says why); ``grade_max`` the highest grade still possible when some
+    criteria could not be evaluated (a missing baseline), else equal to ``grade``. Tables count
+    the certain grade.
     """
     settings = settings or CriteriaSettings()
     ws = workspace_for(cohort, settings)

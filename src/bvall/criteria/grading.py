@@ -5,7 +5,13 @@ Values come prepared by :func:`bvall.criteria.labs.prepare_labs` (canonical unit
 one ``CASE`` per grade: the evaluator is generic, the rules are data.
 
 Missing is missing: a value whose grade depends on a missing LLN/ULN, baseline, albumin or unit
-conversion is *not gradable* and says why; it is never grade 0.
+conversion is *not gradable* and says why; it is never grade 0. When some criteria of a term can
+be evaluated and others cannot, the value gets the grade the evaluable criteria make certain
+(``grade``) and the highest grade still possible (``grade_max``): fibrinogen 0.99 g/L with LLN
+2.0 g/L and no baseline is grade 3 (< 0.5 x LLN), and grade 4 ("75 % decrease from baseline")
+cannot be excluded. Only when no grade >= 1 is certain while one is possible is the value not
+gradable. ``grade_max`` follows three-valued logic over the criteria rows, so it can be higher
+than a clinician would say (it does not reason that a baseline above the ULN bounds a ratio).
 """
 
 from __future__ import annotations
@@ -211,8 +217,9 @@ def grade_lab_values(
     caller that only summarises grades over a registry: the grades and rule ids are the same,
     and the query is a fraction of the size (the words are most of the SQL).
 
-    Adds ``term_id, term, direction, graded_si, grade`` (NULL = not gradable), ``reason``,
-    ``rule_id, rule_version, inputs, explanation``.
+    Adds ``term_id, term, direction, graded_si, grade`` (the certain grade; NULL = not
+    gradable), ``grade_max`` (the highest grade still possible: equal to ``grade`` when every
+    criterion could be evaluated), ``reason``, ``rule_id, rule_version, inputs, explanation``.
     """
     settings = settings or CriteriaSettings()
     criteria = criteria or _load()
@@ -288,32 +295,37 @@ def grade_lab_values(
         )
 
     # Stage 1: for each term (dispatched on an integer code, cheaper than comparing names), its
-    # grades tried from the most severe down: the first that holds wins; an unknown condition
-    # before it makes the value not gradable (and names the grade that could not be decided).
+    # grades tried from the most severe down: the certain grade is the first whose criteria
+    # hold, the highest possible the first whose criteria hold or cannot be evaluated.
     r = row(t)
-    grade_branches = []
-    undecided_branches = []
+    certain_branches = []
+    possible_branches = []
     rule_branches = []
     for no, term in enumerate(wanted):
-        steps: list[tuple[ir.BooleanValue, ir.Value]] = []
-        undecided: list[tuple[ir.BooleanValue, ir.Value]] = []
+        certain: list[tuple[ir.BooleanValue, ir.Value]] = []
+        possible: list[tuple[ir.BooleanValue, ir.Value]] = []
         matched: list[tuple[ir.BooleanValue, ir.Value]] = []
         for g in sorted(clauses[term.id], reverse=True):
             conds = [(crit, _clause(crit, r, f, d)) for crit, f in clauses[term.id][g]]
             any_true = conds[0][1]
             for _crit, c in conds[1:]:
                 any_true = any_true | c
-            steps += [(any_true, ibis.literal(g, "int64")), (any_true.isnull(), _NULL_INT)]
-            undecided += [(any_true, _NULL_INT), (any_true.isnull(), ibis.literal(g, "int64"))]
+            certain.append((any_true.fill_null(False), ibis.literal(g, "int64")))
+            possible.append((any_true.fill_null(True), ibis.literal(g, "int64")))
             matched += [(c, ibis.literal(crit.rule_id)) for crit, c in conds]
         is_term = t.term_no == no
-        grade_branches.append((is_term, ibis.cases(*steps, else_=ibis.literal(0, "int64"))))
-        undecided_branches.append((is_term, ibis.cases(*undecided, else_=_NULL_INT)))
+        certain_branches.append((is_term, ibis.cases(*certain, else_=ibis.literal(0, "int64"))))
+        possible_branches.append((is_term, ibis.cases(*possible, else_=ibis.literal(0, "int64"))))
         rule_branches.append((is_term, ibis.cases(*matched, else_=_NULL_STR)))
     t = t.mutate(
-        grade=ibis.cases(*grade_branches, else_=_NULL_INT),
-        _undecided=ibis.cases(*undecided_branches, else_=_NULL_INT),
+        _certain=ibis.cases(*certain_branches, else_=_NULL_INT),
+        grade_max=ibis.cases(*possible_branches, else_=_NULL_INT),
     )
+    # No grade >= 1 certain while a higher one is possible: not gradable (never grade 0).
+    t = t.mutate(
+        grade=ibis.ifelse((t._certain == 0) & (t.grade_max > 0), _NULL_INT, t._certain),
+        _undecided=ibis.ifelse(t.grade_max > t._certain, t.grade_max, _NULL_INT),
+    ).drop("_certain")
     # The first clause that holds, most severe first, is the one that gave the grade (a value
     # whose grade is decided had no unknown condition before it).
     t = t.mutate(
@@ -364,7 +376,22 @@ def grade_lab_values(
             + ", no grade 1-4 criterion met, "
             + label,
         ),
-        else_=ibis.literal("grade ") + t.grade.cast("string") + ": " + matched + ", " + label,
+        else_=ibis.literal("grade ")
+        + t.grade.cast("string")
+        + ": "
+        + matched
+        + ", "
+        + label
+        + ibis.ifelse(
+            t._undecided.notnull(),
+            ibis.literal("; at least grade ")
+            + t.grade.cast("string")
+            + ", up to grade "
+            + t.grade_max.cast("string")
+            + " possible: "
+            + reason,
+            ibis.literal(""),
+        ),
     )
     inputs = json_text(
         {
