@@ -293,9 +293,7 @@ def test_mid_course_days_after_today_are_planned_not_missed() -> None:
     assert (ven["missed"], ven["still_planned"], ven["planned_due_cumulative"]) == (3, 8, 1800)
     assert ven["rdi"] == pytest.approx(600 / 1800, abs=1e-4)
     daily = {
-        r["study_day"]: r["category"]
-        for r in rep.daily.to_pylist()
-        if r["agent"] == "blinatumomab"
+        r["study_day"]: r["category"] for r in rep.daily.to_pylist() if r["agent"] == "blinatumomab"
     }
     assert [daily[d] for d in (3, 4, 6, 7, 14)] == [
         "as_planned",

@@ -113,7 +113,7 @@ def classify_outcome(definition: OutcomeDefinition, endpoints: Mapping[str, Any]
         if _missing(mrd):
             return OutcomeValue(None, f"best response {best}; MRD result missing")
         return OutcomeValue(bool(mrd))
-    grades = {c: endpoints.get(c) for c in definition.grades}
+    grades: dict[str, Any] = {c: endpoints.get(c) for c in definition.grades}
     if any(not _missing(g) and float(g) >= definition.min_grade for g in grades.values()):
         return OutcomeValue(True)
     missing = [c for c, g in grades.items() if _missing(g)]

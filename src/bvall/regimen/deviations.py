@@ -425,6 +425,7 @@ def _compare(
             given_span = given_days[-1] - given_days[0] + 1
             rdi = round((given_cum / given_span) / (planned_cum / planned_span), 4)
     else:
+        assert due_through is not None  # a planned day is not due only when a day is named
         due_doses = [x.dose for d, x in planned.items() if is_due(d + shift)]
         if all(v is not None for v in due_doses):
             planned_due = float(round(sum(v for v in due_doses if v is not None), 6))

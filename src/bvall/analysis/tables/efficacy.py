@@ -76,7 +76,10 @@ def _outcome(e: pd.DataFrame, name: str) -> dict[str, bool | None]:
     """The outcome ``name`` of ``endpoints.toml`` for each patient of ``e``."""
     definition = outcome_definition(name)
     rows = e.to_dict("index")
-    return {str(p): classify_outcome(definition, rows[p]).value for p in e.index}
+    return {
+        str(p): classify_outcome(definition, {str(c): v for c, v in rows[p].items()}).value
+        for p in e.index
+    }
 
 
 def compute_binary_outcomes(data: StudyData) -> dict[str, Outcome]:
