@@ -64,3 +64,22 @@ def test_simon_analysis(run_cli) -> None:  # type: ignore[no-untyped-def]
     a = json.loads(r.stdout)
     assert a["promising"] is True
     assert a["estimate_method"].startswith("UMVUE")
+
+
+def test_a_saved_design_names_the_outcomes_it_monitors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # issue 12, item 5: the design file names the endpoints.toml outcomes monitoring reads
+    import json
+
+    f = tmp_path / "tox.json"
+    r = run_cli("design", "monitor", "--limit", "0.2", "--n", "40", "--toxicity-window-day",
+                "28", "--save", str(f))  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(f.read_text(encoding="utf-8"))["monitoring"] == {
+        "efficacy_endpoint": "cr_mrd_negative",
+        "toxicity_endpoint": "crs_icans_grade3plus",
+        "toxicity_window_day": 28,
+    }
+    r = run_cli("design", "monitor", "--limit", "0.2", "--n", "40", "--efficacy-endpoint",
+                "cr_mrd_negativ", "--save", str(f))  # fmt: skip
+    assert r.exit_code == 1
+    assert "'cr_mrd_negativ' is not an efficacy outcome" in r.stderr

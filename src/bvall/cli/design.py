@@ -43,6 +43,44 @@ PriorOpt = Annotated[
         "power prior; see --prior-weight).",
     ),
 ]
+EfficacyOpt = Annotated[
+    str,
+    typer.Option(
+        "--efficacy-endpoint",
+        help="Outcome live monitoring counts as a response (criteria/data/endpoints.toml "
+        "[[outcome]]; written to --save).",
+    ),
+]
+ToxicityOpt = Annotated[
+    str,
+    typer.Option(
+        "--toxicity-endpoint",
+        help="Outcome live monitoring counts as a toxicity (endpoints.toml [[outcome]]).",
+    ),
+]
+WindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--toxicity-window-day",
+        help="Last study day of the toxicity assessment window (default: end of induction).",
+    ),
+]
+
+
+def _monitoring(efficacy: str, toxicity: str, window: int | None) -> dict[str, Any]:
+    """The design file's ``monitoring`` object, its outcome names checked."""
+    from bvall.criteria.outcomes import outcome_definition
+
+    outcome_definition(efficacy, "efficacy")
+    outcome_definition(toxicity, "toxicity")
+    if window is not None and window < 1:
+        raise InputError(f"--toxicity-window-day={window}; expected a study day ≥ 1.")
+    out: dict[str, Any] = {"efficacy_endpoint": efficacy, "toxicity_endpoint": toxicity}
+    if window is not None:
+        out["toxicity_window_day"] = window
+    return out
+
+
 WeightOpt = Annotated[
     float,
     typer.Option("--prior-weight", help="Weight w in (0, 1] of each published patient."),
@@ -110,6 +148,9 @@ def simon(
     save_type: Annotated[
         str, typer.Option("--save-type", help="Which design --save writes: optimal or minimax.")
     ] = "optimal",
+    efficacy_endpoint: EfficacyOpt = "cr_mrd_negative",
+    toxicity_endpoint: ToxicityOpt = "crs_icans_grade3plus",
+    toxicity_window_day: WindowOpt = None,
 ) -> None:
     """Simon two-stage designs: minimax, admissible and optimal (exact binomial search)."""
     designs = compute_simon_designs(p0, p1, alpha, power, nmax)
@@ -117,7 +158,11 @@ def simon(
         chosen = [d for d in designs if d.kind == save_type]
         if not chosen:
             raise InputError(f"--save-type={save_type!r}; expected 'optimal' or 'minimax'.")
-        write_design(chosen[0], save)
+        write_design(
+            chosen[0],
+            save,
+            monitoring=_monitoring(efficacy_endpoint, toxicity_endpoint, toxicity_window_day),
+        )
     if output is OutputFormat.json:
         emit_json([d.to_dict() for d in designs])
         return
@@ -262,6 +307,9 @@ def bop2(
     seed: Annotated[int, typer.Option("--seed", help="Seed for --simulate.")] = 20250101,
     output: Fmt = OutputFormat.table,
     save: Save = None,
+    efficacy_endpoint: EfficacyOpt = "cr_mrd_negative",
+    toxicity_endpoint: ToxicityOpt = "crs_icans_grade3plus",
+    toxicity_window_day: WindowOpt = None,
 ) -> None:
     """BOP2 design (Zhou, Lee & Yuan 2017): calibrated boundaries and operating characteristics."""
     lk = _looks(looks, n, every, first)
@@ -295,7 +343,11 @@ def bop2(
         else []
     )
     if save is not None:
-        write_design(d, save)
+        write_design(
+            d,
+            save,
+            monitoring=_monitoring(efficacy_endpoint, toxicity_endpoint, toxicity_window_day),
+        )
     if output is OutputFormat.json:
         doc = design_to_document(d)
         doc["operating_characteristics"] = [oc.to_dict() for oc in ocs + sims]
@@ -340,6 +392,9 @@ def monitor(
     prior_weight: WeightOpt = 1.0,
     output: Fmt = OutputFormat.table,
     save: Save = None,
+    efficacy_endpoint: EfficacyOpt = "cr_mrd_negative",
+    toxicity_endpoint: ToxicityOpt = "crs_icans_grade3plus",
+    toxicity_window_day: WindowOpt = None,
 ) -> None:
     """Continuous toxicity monitoring (Beta-binomial, Thall-Simon-Estey style): boundary table."""
     p = (
@@ -351,7 +406,11 @@ def monitor(
         limit, threshold, n, p, first, every, _floats(rates, "--rates") if rates else None
     )
     if save is not None:
-        write_design(m, save)
+        write_design(
+            m,
+            save,
+            monitoring=_monitoring(efficacy_endpoint, toxicity_endpoint, toxicity_window_day),
+        )
     if output is OutputFormat.json:
         emit_json(design_to_document(m))
         return

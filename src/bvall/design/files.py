@@ -106,9 +106,18 @@ def _scenario_both(design: Bop2Design, i: int) -> float | None:
     return design.null_scenarios[i].p_both if design.endpoint == "efficacy_toxicity" else None
 
 
-def write_design(design: Design, path: Path, title: str | None = None) -> Path:
-    """Write ``design`` as a design file (UTF-8 JSON); returns the path."""
+def write_design(
+    design: Design,
+    path: Path,
+    title: str | None = None,
+    monitoring: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``design`` as a design file (UTF-8 JSON); returns the path. ``monitoring`` names
+    what live monitoring reads (outcome definitions of the criteria engine and the toxicity
+    window; checked by the store when the plan is registered)."""
     doc = design_to_document(design, title)
+    if monitoring is not None:
+        doc["monitoring"] = dict(monitoring)
     path = Path(path)
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
