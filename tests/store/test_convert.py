@@ -128,3 +128,29 @@ def test_values_are_stored_as_entered_with_their_unit(loaded) -> None:  # type: 
     anc = Lab.objects.get(patient_id="A01", test="anc", study_day=2)
     assert anc.ref_low is None
     assert anc.ref_high is None
+
+
+def test_import_refuses_future_dates_and_days_that_contradict_d1(loaded) -> None:  # type: ignore[no-untyped-def]
+    # issue 12, item 4; A01's induction D1 is 2025-03-03 (tests/store/conftest.py)
+    import datetime as dt
+
+    from bvall.store.convert import import_tables
+    from bvall.store.models import Lab
+
+    tomorrow_plus_one = dt.date.today() + dt.timedelta(days=2)
+    labs = pd.DataFrame(
+        [
+            {"patient_id": "A01", "test": "anc", "value": "1.2", "unit": "10^9/L",
+             "date": tomorrow_plus_one.isoformat()},
+            {"patient_id": "A01", "test": "anc", "value": "1.3", "unit": "10^9/L",
+             "date": "2025-03-08", "study_day": "2"},
+            {"patient_id": "A01", "test": "anc", "value": "1.4", "unit": "10^9/L",
+             "date": "2025-03-09", "study_day": "7"},
+        ]
+    )  # fmt: skip
+    before = Lab.objects.count()
+    report = import_tables({"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True)
+    assert not report.committed
+    found = {(p.row, p.column, p.code) for p in report.problems}
+    assert found == {(1, "date", "range"), (2, "study_day", "consistency")}
+    assert Lab.objects.count() == before
