@@ -147,6 +147,14 @@ def test_lab_dates_are_checked_and_the_missing_one_derived(loaded, users) -> Non
         10,
         "study_day 10 derived from date 2025-03-12 and D1 2025-03-03",
     )
+    # A02 has no induction course: nothing is invented
+    body = {"date": "2025-03-12", "labs": [{"test": "anc", "value": 0.7, "unit": "10^9/L"}]}
+    r = c.post("/api/patients/A02/labs", json.dumps(body), content_type="application/json", **auth)
+    assert r.status_code == 201
+    assert (r.json()["study_day"], r.json()["derived"]) == (
+        None,
+        "study_day cannot be derived: the patient has no induction D1 date",
+    )
     # stored as given: the derived value is not written
     saved = c.get("/api/tables/labs?patient=A01", **auth).json()
     assert [(x["date"], x["study_day"]) for x in saved if x["date"] == "2025-03-12"] == [
