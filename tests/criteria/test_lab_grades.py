@@ -160,7 +160,7 @@ CASES: list[Case] = [
     ALT(2.5, 1, unit="µkat/L", baseline=0.5, note="2.5 µkat/L = 150 U/L = 3 x ULN"),
     ALT(100.0, None, unit="IU/mL", baseline=30.0),
     ALT(100.0, None, uln=None, baseline=30.0, note="ULN missing"),
-    ALT(100.0, None, baseline=None, note="baseline missing: normal or abnormal unknown"),
+    ALT(100.0, None, baseline=None, expected_max=4, note="baseline normal or abnormal?"),
     ALT(99.9, 1, uln=33.3, baseline=20.0, note="3 x 33.3 = 99.9 at 15 significant digits"),
     ALT(99.91, 2, uln=33.3, baseline=20.0),
     # ALT increased, baseline abnormal (baseline 60 > ULN 50): G1 1.5-3.0 x baseline (>=);
@@ -183,7 +183,7 @@ CASES: list[Case] = [
     AST(74.9, 0, baseline=50.0),
     AST(75.0, 1, baseline=50.0),
     AST(150.1, 2, baseline=50.0),
-    AST(70.0, None, baseline=None),
+    AST(70.0, None, baseline=None, expected_max=4),
     AST(70.0, None, uln=None, baseline=20.0),
     AST(70.0, None, unit="mg/dL", baseline=20.0),
     # Blood bilirubin increased, baseline normal: G1 >ULN-1.5; G2 >1.5-3.0; G3 >3.0-10.0;
@@ -203,7 +203,7 @@ CASES: list[Case] = [
     BILI(75.1, 3, baseline=25.0),
     BILI(250.1, 4, baseline=25.0),
     BILI(1.0, 0, unit="mg/dL", baseline=0.5, note="1.0 mg/dL = 17.1 µmol/L"),
-    BILI(30.0, None, baseline=None),
+    BILI(30.0, None, baseline=None, expected_max=4),
     BILI(30.0, None, unit="g/L", baseline=10.0),
     # Creatinine increased: G1 >ULN-1.5xULN; G2 >1.5-3.0 x baseline or x ULN; G3 >3.0 x baseline
     # or >3.0-6.0 x ULN; G4 >6.0 x ULN. Baseline 80 umol/L, ULN 100.
