@@ -151,10 +151,15 @@ graded AS (
         liver(ru, rb, abnormal, 10, 3, 1.5, 1, 10, 3, 1.5, 1.0, false)
         FROM rows WHERE test = 'bilirubin'
     UNION ALL SELECT patient_id, 'creatinine_increased',
-        CASE WHEN v IS NULL THEN NULL
-             WHEN ru > 6 THEN 4 WHEN ru IS NULL THEN NULL
-             WHEN ru > 3 OR rb > 3 THEN 3 WHEN rb IS NULL THEN NULL
-             WHEN ru > 1.5 OR rb > 1.5 THEN 2 WHEN ru > 1 THEN 1 ELSE 0 END
+        -- the certain grade; not gradable when none >= 1 is certain while one is possible
+        CASE WHEN (CASE WHEN ru > 6 THEN 4 WHEN ru > 3 OR rb > 3 THEN 3
+                        WHEN ru > 1.5 OR rb > 1.5 THEN 2 WHEN ru > 1 THEN 1 ELSE 0 END) = 0
+                  AND (CASE WHEN coalesce(ru > 6, true) THEN 4
+                            WHEN coalesce(ru > 3 OR rb > 3, true) THEN 3
+                            WHEN coalesce(ru > 1.5 OR rb > 1.5, true) THEN 2
+                            WHEN coalesce(ru > 1, true) THEN 1 ELSE 0 END) > 0 THEN NULL
+             ELSE (CASE WHEN ru > 6 THEN 4 WHEN ru > 3 OR rb > 3 THEN 3
+                        WHEN ru > 1.5 OR rb > 1.5 THEN 2 WHEN ru > 1 THEN 1 ELSE 0 END) END
         FROM rows WHERE test = 'creatinine'
     UNION ALL SELECT patient_id, 'hyperkalemia', highg(v, ru, 7.0, 6.0, 5.5)
         FROM rows WHERE test = 'potassium'
@@ -356,17 +361,17 @@ def run_pandas(folder: Path, threads: int, memory: str) -> tuple[Any, Any]:
                 steps += [(c == 1, None, grade), (None, np.isnan(c), None)]
             return cascade(steps)
         if kind == "creatinine":
-            return cascade(
-                [
-                    (None, vn, None),
-                    (ru > 6, None, 4),
-                    (None, np.isnan(ru), None),
-                    ((ru > 3) | (rb > 3), None, 3),
-                    (None, np.isnan(rb), None),
-                    ((ru > 1.5) | (rb > 1.5), None, 2),
-                    (ru > 1, None, 1),
-                ]
-            )
+            # the certain grade (criteria that hold) unless none >= 1 is certain while a
+            # higher one is possible (criteria that hold or are unknown): not gradable
+            levels = [
+                (4, tri(ru > 6, ru)),
+                (3, or3(tri(ru > 3, ru), tri(rb > 3, rb))),
+                (2, or3(tri(ru > 1.5, ru), tri(rb > 1.5, rb))),
+                (1, tri(ru > 1, ru)),
+            ]
+            certain = np.select([c == 1 for _, c in levels], [g for g, _ in levels], 0.0)
+            possible = np.select([c != 0 for _, c in levels], [g for g, _ in levels], 0.0)
+            return np.where((certain == 0) & (possible > 0), nan, certain)
         if kind == "anemia":
             return cascade(
                 [
