@@ -163,3 +163,37 @@ def test_panels_of_one_patient_in_a_larger_database_equal_that_patients_own_deri
     snap, whole = derived.database_derivations()
     assert set(snap.patient_ids) == {"P02", "P05", "P07"}
     assert {g["patient_id"] for g in whole.grades} == {"P02", "P05", "P07"}
+
+
+def test_plan_panel_mid_course_counts_only_the_days_due() -> None:
+    # issue 12, item 6: T01 at D6 with blinatumomab given D1-D3 (9 µg/day)
+    from bvall.cohort import Cohort
+    from bvall.web import derived
+
+    start = dt.date.today() - dt.timedelta(days=5)
+    cohort = Cohort.from_tables(
+        {
+            "patients": [
+                {"patient_id": "T01", "sex": "M", "age_years": 50, "arm": "concurrent",
+                 "weight_kg": 70.0, "height_cm": 175.0}
+            ],
+            "treatment_courses": [
+                {"patient_id": "T01", "course_id": "IND", "course_type": "induction",
+                 "regimen": "bv-concurrent", "start_date": start}
+            ],
+            "dose_administrations": [
+                {"patient_id": "T01", "course_id": "IND", "agent": "blinatumomab", "dose": 9,
+                 "dose_unit": "µg/day", "route": "CIV", "study_day_start": 1,
+                 "study_day_end": 3, "status": "given"}
+            ],
+        }
+    )  # fmt: skip
+    panel = derived._plan_panel(derived._derive_all(cohort), "T01")
+    blina = next(r for r in panel.rows if r["label"] == "blinatumomab (IND)")
+    assert blina["value"] == "RDI 0.50 over the days due so far (to D6); 3 missed, 8 still planned"
+    assert blina["explanation"].startswith(
+        "planned 259 µg in total over 14 days (daily doses in µg/day); "
+        "given 27 µg in total over 3 days; RDI over the days due so far, D1–D6 (today is D6)"
+    )
+    days = {(r["day"], r["agent"]): r["category"] for r in panel.details}
+    assert days[(7, "blinatumomab")] == "planned"
