@@ -22,6 +22,7 @@ from bvall.interop.cdisc.study import (
     add_sequence,
     is_missing,
     records,
+    rule_ref,
     sas_date,
     sdtm_day,
     yes,
@@ -99,7 +100,7 @@ def build_adrs(study: Study) -> pd.DataFrame:
     rows = []
     for r in records(study.derived("response")):
         day = None if is_missing(r.day) else int(r.day)
-        rule = f"{r.rule_id}@{r.rule_version}" if not is_missing(r.rule_id) else r.rule_version
+        rule = rule_ref(r.rule_id, r.rule_version)
         if not is_missing(r.response):
             rows.append(
                 _adrs_row(
@@ -129,7 +130,7 @@ def build_adrs(study: Study) -> pd.DataFrame:
                 )
             )
     for e in records(study.derived("endpoints")):
-        rule = f"{e.rule_id}@{e.rule_version}"
+        rule = rule_ref(e.rule_id, e.rule_version)
         day = None if is_missing(e.best_response_day) else int(e.best_response_day)
         subject = [
             ("BESTRESP", "Best Overall Response", e.best_response, e.best_response_source, day),
@@ -162,7 +163,7 @@ def build_adtte(study: Study, adsl: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for e in records(study.derived("endpoints")):
         pid = e.patient_id
-        rule = f"{e.rule_id}@{e.rule_version}"
+        rule = rule_ref(e.rule_id, e.rule_version)
         base = {"STUDYID": study.study_id, "USUBJID": study.usubjid(pid), "TRT01P": trt[pid]}
         d1 = study.d1.get(pid)
         if not is_missing(e.os_days) and not is_missing(e.os_event):

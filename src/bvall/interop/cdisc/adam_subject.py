@@ -24,6 +24,7 @@ from bvall.interop.cdisc.study import (
     add_sequence,
     is_missing,
     records,
+    rule_ref,
     sas_date,
     sdtm_day,
     yes,
@@ -141,7 +142,7 @@ def build_adlb(study: Study) -> pd.DataFrame:
                 "BTOXGR": "",
                 "ONTRTFL": "Y" if day is not None and first <= day <= last else "",
                 "WORSTFL": "",
-                "RULEID": f"{r.rule_id}@{r.rule_version}",
+                "RULEID": rule_ref(r.rule_id, r.rule_version),
                 "_BASEDAY": r.baseline_day,
                 "_TIME": "" if is_missing(r.time) else str(r.time),
             }
@@ -162,4 +163,3 @@ def build_adlb(study: Study) -> pd.DataFrame:
             top = on[on["ATOXGRN"] == on["ATOXGRN"].max()]
             frame.loc[top.index[0], "WORSTFL"] = "Y"
     return frame.drop(columns=["_BASEDAY", "_TIME"])
-

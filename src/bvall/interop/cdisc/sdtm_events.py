@@ -29,6 +29,7 @@ from bvall.interop.cdisc.study import (
     is_missing,
     iso_dtc,
     records,
+    rule_ref,
     sdtm_day,
     yes,
 )
@@ -86,7 +87,7 @@ def _episode_row(study: Study, what: str, e: Any, reported: Any | None) -> dict[
     decod, soc = _ae_term(term)
     supp = {
         "AETOXSCL": ("ASTCT 2019", "DERIVED"),
-        "AERULE": (f"{e.rule_id}@{e.rule_version}", "DERIVED"),
+        "AERULE": (rule_ref(e.rule_id, e.rule_version), "DERIVED"),
     }
     verbatim = decod
     serious = ""

@@ -147,3 +147,11 @@ def records(frame: pd.DataFrame) -> Iterator[Any]:
     """The rows of ``frame`` as named tuples (attributes typed ``Any``: cohort tables are
     checked by their schema, not by the type checker)."""
     return iter(frame.itertuples(index=False))
+
+
+def rule_ref(rule_id: Any, rule_version: Any) -> str:
+    """``<rule id>@<version>`` of a derived row (``rule_version`` is ``<file>@<version>``)."""
+    if is_missing(rule_version):
+        return "" if is_missing(rule_id) else str(rule_id)
+    file, _, version = str(rule_version).partition("@")
+    return f"{file if is_missing(rule_id) else rule_id}@{version}"
