@@ -181,3 +181,62 @@ def test_adrs_best_response_and_mrd_equal_the_endpoints(
         assert mrd[f"EXAMPLE-{r.patient_id}"] == ("Y" if r.mrd_negative else "N")
     assert set(adrs["PARAMCD"]) == {"OVRLRESP", "MRDSTAT", "BESTRESP", "MRDNEG", "MRDNEG14"}
     assert pd.Series(adrs["RULEID"]).str.len().min() > 0
+
+
+def test_adsl_lesion_flags_equal_table_1_and_cover_the_vocabulary(
+    example_export: tuple[CdiscExport, Path], analysis
+) -> None:
+    from bvall.cohort.vocab import vocabulary
+
+    flags = load_terminology()["lesion_flag"]
+    assert set(flags) == set(vocabulary("genetic_lesion").codes)
+    adsl = example_export[0].datasets["ADSL"]
+    table = analysis.table("table1-baseline")
+    labels = {t.code: t.label for t in vocabulary("genetic_lesion").terms}
+    rows = 0
+    for code, var in flags.items():
+        row = next((r for r in table.rows if r.label == labels[code]), None)
+        if row is None:  # Table 1 shows the lesions someone carries
+            assert "Y" not in set(adsl[var])
+            continue
+        rows += 1
+        for arm, cell in zip([None, "CONCURRENT", "SEQUENTIAL"], row.cells, strict=True):
+            part = adsl if arm is None else adsl[adsl["ARMCD"] == arm]
+            assert set(part.loc[part[var] == "Y", "SUBJID"]) == set(cell.patients), code
+            known = part[part[var] != ""]
+            if cell.value is not None:
+                assert (known[var] == "Y").mean() == pytest.approx(cell.value, abs=1e-12)
+    assert rows >= 5
+
+
+def test_rule_ids_name_the_rule_and_its_file_version(
+    example_export: tuple[CdiscExport, Path],
+) -> None:
+    from bvall.criteria.rules import load_rule_file
+
+    result, _ = example_export
+    version = load_rule_file("ctcae_v5_labs").version
+    adlb = result.datasets["ADLB"]
+    grades = derive(load_cohort("example"), "grades").to_pandas()
+    assert set(adlb["RULEID"]) == {
+        f"{r}@{version}" for r in grades.loc[grades["kind"] == "lab", "rule_id"]
+    }
+    adtte = result.datasets["ADTTE"]
+    assert set(adtte["RULEID"]) == {f"endpoints@{load_rule_file('endpoints').version}"}
+
+
+def test_a_reported_crs_without_raw_data_keeps_its_reported_grade(
+    published_export: tuple[CdiscExport, Path],
+) -> None:
+    result, _ = published_export
+    ae = result.datasets["AE"]
+    reported = load_cohort("published").frame("adverse_events")
+    crs = reported[reported["term"] == "Cytokine release syndrome"]
+    got = ae[ae["AEDECOD"] == "Cytokine release syndrome"]
+    assert len(got) == len(crs) > 0
+    assert sorted(got["AETOXGR"]) == sorted(str(int(g)) for g in crs["grade"])
+    assert got["AESPID"].str.startswith("CRS-REPORTED-").all()
+    adae = result.datasets["ADAE"]
+    crs_adae = adae[adae["AEDECOD"] == "Cytokine release syndrome"]
+    assert (crs_adae["RPTGR"] == crs_adae["ATOXGRN"]).all()
+    assert set(crs_adae["ATOXSCL"]) == {"ASTCT 2019"}

@@ -49,6 +49,7 @@ def build_adsl(study: Study, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
         .set_index("patient_id")
     )
     treated = set(sdtm["EX"]["USUBJID"])
+    lesions = compute_lesion_flags(study)
     rows = []
     for pid in study.cohort.patient_ids:
         d, p, e = dm.loc[pid], patients.loc[pid], endpoints.loc[pid]
@@ -79,6 +80,7 @@ def build_adsl(study: Study, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "CD19FL": yes(p["cd19_positive"]),
                 "KARYOTYP": p["karyotype"],
                 "RISKGR": "" if is_missing(group) or group == "unknown" else str(group).upper(),
+                **lesions[pid],
                 "WBCBL": baseline["wbc"].get(pid),
                 "HGBBL": baseline["hemoglobin"].get(pid),
                 "PLATBL": baseline["platelets"].get(pid),
@@ -91,6 +93,24 @@ def build_adsl(study: Study, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
     return frame_of(rows, "ADSL")
+
+
+def compute_lesion_flags(study: Study) -> dict[str, dict[str, str]]:
+    """Per patient, the ADSL flag of every genetic lesion (``terminology.toml [lesion_flag]``):
+    ``Y`` carrier, ``N`` known not to carry it (profiling performed, or another finding
+    recorded), ``""`` not known — the rule of Table 1's lesion rows."""
+    flags = load_terminology()["lesion_flag"]
+    findings = study.frame("genetic_findings")
+    profiling = study.frame("patients").set_index("patient_id")["genetic_profiling"]
+    with_finding = set(findings["patient_id"])
+    out = {}
+    for pid in study.cohort.patient_ids:
+        known = profiling.get(pid) == "performed" or pid in with_finding
+        carried = set(findings.loc[findings["patient_id"] == pid, "lesion"])
+        out[pid] = {
+            var: ("Y" if code in carried else "N") if known else "" for code, var in flags.items()
+        }
+    return out
 
 
 def compute_induction_windows(study: Study) -> dict[str, tuple[int, int]]:
