@@ -127,3 +127,37 @@ def test_define_xml_describes_every_dataset_and_names_the_rules(
     # the toxicity grade says which rule file derived it
     assert "ctcae_v5_labs version" in methods["MT.LB.LBTOXGR"]
     assert "SYNTHETIC" in "".join(root.itertext())
+
+
+def test_define_code_lists_hold_every_value_written(
+    example_export: tuple[CdiscExport, Path],
+) -> None:
+    result, out = example_export
+    mdv = ET.parse(out / "define.xml").getroot().find("odm:Study/odm:MetaDataVersion", NS)
+    assert mdv is not None
+    lists = {
+        c.get("OID"): {i.get("CodedValue"): "".join(i.itertext()).strip() for i in c}
+        for c in mdv.findall("odm:CodeList", NS)
+    }
+    aliases = {
+        c.get("OID"): a.get("Name")
+        for c in mdv.findall("odm:CodeList", NS)
+        for a in c.findall("odm:Alias", NS)
+    }
+    assert aliases["CL.SEX"] == "C66731"
+    assert aliases["CL.LBTESTCD"] == "C65047"
+    checked = 0
+    for name, spec in load_spec().items():
+        frame = result.datasets[name]
+        for var in spec.variables:
+            if not var.codelist_id or frame.empty:
+                continue
+            written = set(frame[var.name]) - {""}
+            assert written <= set(lists[f"CL.{var.codelist_id}"]), (name, var.name)
+            checked += 1
+            if var.decode:
+                for code, decode in zip(frame[var.name], frame[var.decode], strict=True):
+                    if code:
+                        assert lists[f"CL.{var.codelist_id}"][code] == decode
+    assert checked > 40
+    assert lists["CL.LBTESTCD"]["NEUT"] == "Neutrophils"

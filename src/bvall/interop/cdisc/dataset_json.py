@@ -75,6 +75,7 @@ def render_dataset_json(
         "metaDataVersionOID": f"MDV.{study_id}",
         "metaDataRef": "define.xml",
         "itemGroupOID": f"IG.{spec.name}",
+        "isReferenceData": False,
         "records": len(rows),
         "name": spec.name,
         "label": spec.label_for(synthetic),

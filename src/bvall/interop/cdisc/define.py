@@ -17,9 +17,11 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
+
 import bvall
 from bvall.criteria.rules import load_rule_file
-from bvall.interop.cdisc.spec import DatasetSpec, Variable, spec_version
+from bvall.interop.cdisc.spec import DatasetSpec, Variable, load_terminology, spec_version
 
 ODM = "http://www.cdisc.org/ns/odm/v1.3"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
@@ -65,6 +67,25 @@ def describe_rules(var: Variable) -> str:
     return text
 
 
+def compute_codelists(
+    specs: list[DatasetSpec], datasets: dict[str, pd.DataFrame]
+) -> dict[str, dict[str, str]]:
+    """Per code list of the specification, the values written (sorted) with their decode
+    (``""`` when the code list has no decode variable)."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        frame = datasets[spec.name]
+        for var in spec.variables:
+            if not var.codelist_id:
+                continue
+            values = out.setdefault(var.codelist_id, {})
+            decodes = frame[var.decode] if var.decode else [""] * len(frame)
+            for value, decode in zip(frame[var.name], decodes, strict=True):
+                if value != "":
+                    values.setdefault(str(value), str(decode))
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+
+
 def render_define(
     specs: list[DatasetSpec],
     *,
@@ -74,6 +95,7 @@ def render_define(
     created: dt.datetime,
     files: dict[str, str],
     lengths: dict[str, dict[str, int]],
+    codelists: dict[str, dict[str, str]],
 ) -> ET.ElementTree:
     """define.xml for ``specs`` (``files``: dataset name -> file name of its def:leaf;
     ``lengths``: dataset -> text variable -> longest value written)."""
@@ -166,9 +188,27 @@ def render_define(
             attrs["Length"] = str(max(1, lengths[dataset].get(var.name, 1)))
         item = ET.SubElement(mdv, _o("ItemDef"), attrs)
         _text(item, _o("Description"), var.label)
+        if codelists.get(var.codelist_id):  # an empty code list is not valid ODM
+            ET.SubElement(item, _o("CodeListRef"), {"CodeListOID": f"CL.{var.codelist_id}"})
         origin = ET.SubElement(item, _d("Origin"), {"Type": var.origin})
         if var.origin in ("Collected", "Assigned", "Predecessor"):
             _text(origin, _o("Description"), var.source)
+    nci = load_terminology()["cdisc_codelist"]
+    for cl_id, values in codelists.items():
+        if not values:
+            continue
+        name = cl_id if cl_id in nci else f"{cl_id} (sponsor-defined)"
+        cl = ET.SubElement(
+            mdv, _o("CodeList"), {"OID": f"CL.{cl_id}", "Name": name, "DataType": "text"}
+        )
+        for value, decode in values.items():
+            if decode:
+                entry = ET.SubElement(cl, _o("CodeListItem"), {"CodedValue": value})
+                _text(entry, _o("Decode"), decode)
+            else:
+                ET.SubElement(cl, _o("EnumeratedItem"), {"CodedValue": value})
+        if cl_id in nci:
+            ET.SubElement(cl, _o("Alias"), {"Context": "nci:ExtCodeID", "Name": nci[cl_id]})
     for oid, text in methods:
         method = ET.SubElement(
             mdv,

@@ -22,7 +22,7 @@ from bvall.errors import InputError
 from bvall.interop.cdisc.adam_events import build_adae, build_adrs, build_adtte
 from bvall.interop.cdisc.adam_subject import build_adlb, build_adsl
 from bvall.interop.cdisc.dataset_json import render_dataset_json, write_dataset_json
-from bvall.interop.cdisc.define import render_define, write_define
+from bvall.interop.cdisc.define import compute_codelists, render_define, write_define
 from bvall.interop.cdisc.sdtm_events import build_ae, build_ds, build_rs
 from bvall.interop.cdisc.sdtm_findings import (
     build_cm,
@@ -137,6 +137,7 @@ def export_cdisc(
         created=created,
         files={name: f"{name.lower()}.{leaf}" for name in specs},
         lengths=lengths,
+        codelists=compute_codelists(list(specs.values()), datasets),
     )
     written.append(write_define(tree, out_dir / "define.xml"))
     return CdiscExport(study_id, synthetic, datasets, tuple(written))

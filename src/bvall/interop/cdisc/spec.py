@@ -52,6 +52,17 @@ class Variable:
     origin: str
     source: str
     rules: tuple[str, ...] = ()
+    codelist: str = ""
+
+    @property
+    def codelist_id(self) -> str:
+        """The define.xml code list of the variable (``""``: none)."""
+        return self.codelist.partition(":")[0]
+
+    @property
+    def decode(self) -> str:
+        """The variable of the same dataset that decodes a coded value (``""``: none)."""
+        return self.codelist.partition(":")[2]
 
     @property
     def numeric(self) -> bool:
@@ -113,6 +124,7 @@ def load_spec() -> dict[str, DatasetSpec]:
             origin=row["origin"],
             source=row["source"],
             rules=tuple(row["rule"].split()),
+            codelist=row["codelist"],
         )
         where = f"variables.csv line {i} ({var.dataset}.{var.name})"
         if not _NAME.match(var.name):
@@ -147,6 +159,9 @@ def load_spec() -> dict[str, DatasetSpec]:
             keys=tuple(d["keys"]),
             variables=tuple(variables.pop(name)),
         )
+        decodes = [v.decode for v in spec.variables if v.decode and v.decode not in spec.names]
+        if decodes:
+            raise SpecError(f"variables.csv: decode variables of {name} not in it: {decodes}")
         unknown_keys = [k for k in spec.keys if k not in spec.names]
         if unknown_keys:
             raise SpecError(
