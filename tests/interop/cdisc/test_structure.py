@@ -102,3 +102,19 @@ def test_unknown_format_is_named() -> None:
     assert check_formats(["XPT", "json", "xpt"]) == ("xpt", "json")
     with pytest.raises(InputError, match="'sas7bdat' is not known"):
         check_formats(["sas7bdat"])
+
+
+def test_non_ascii_text_goes_to_dataset_json_and_is_refused_by_xpt(tmp_path: Path) -> None:
+    from bvall.cohort import TABLES, Cohort, load_cohort
+    from bvall.interop.cdisc import export_cdisc
+
+    published = load_cohort("published")
+    tables = {name: published[name].to_pandas() for name in TABLES}
+    tables["adverse_events"].loc[0, "term_verbatim"] = "转氨酶升高"
+    cohort = Cohort.from_tables(tables, published.metadata)
+    with pytest.raises(SpecError, match=re.escape("AE.AETERM: '转氨酶升高' is not ASCII")):
+        export_cdisc(cohort, tmp_path / "xpt", formats=["xpt"])
+    assert not (tmp_path / "xpt").exists()
+    result = export_cdisc(cohort, tmp_path / "json", formats=["json"])
+    assert "转氨酶升高" in set(result.datasets["AE"]["AETERM"])
+    assert "转氨酶升高" in (tmp_path / "json" / "ae.json").read_text(encoding="utf-8")

@@ -62,9 +62,14 @@ def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 
 def build_datasets(
-    cohort: Cohort, study_id: str | None = None, settings: CriteriaSettings | None = None
+    cohort: Cohort,
+    study_id: str | None = None,
+    settings: CriteriaSettings | None = None,
+    *,
+    ascii_only: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Every dataset of the specification, conformed, in writing order."""
+    """Every dataset of the specification, conformed, in writing order; ``ascii_only`` refuses
+    non-ASCII text (needed for XPT v5; Dataset-JSON is UTF-8)."""
     study = Study(cohort, study_id or cohort.name.upper(), settings or CriteriaSettings())
     sdtm: dict[str, pd.DataFrame] = {
         "DM": build_dm(study),
@@ -87,7 +92,9 @@ def build_datasets(
         "ADTTE": build_adtte(study, adsl),
     }
     specs = load_spec()
-    return {name: conform_dataset(specs[name], built[name]) for name in specs}
+    return {
+        name: conform_dataset(specs[name], built[name], ascii_only=ascii_only) for name in specs
+    }
 
 
 def export_cdisc(
@@ -105,7 +112,7 @@ def export_cdisc(
     chosen = check_formats(formats)
     study_id = study_id or cohort.name.upper()
     created = created or dt.datetime.now(dt.UTC)
-    datasets = build_datasets(cohort, study_id, settings)
+    datasets = build_datasets(cohort, study_id, settings, ascii_only="xpt" in chosen)
     synthetic = bool(cohort.metadata.synthetic)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = load_spec()

@@ -178,12 +178,15 @@ def spec_version() -> str:
     return str(tomllib.loads(_data("datasets.toml"))["version"])
 
 
-def conform_dataset(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
+def conform_dataset(
+    spec: DatasetSpec, frame: pd.DataFrame, *, ascii_only: bool = True
+) -> pd.DataFrame:
     """``frame`` with exactly the columns of ``spec`` in order and SAS-ready values.
 
     Text columns hold ``str`` with ``""`` for missing (SAS has no missing text); numeric columns
-    ``float`` with NaN for missing. A missing or unexpected column, a non-ASCII or over-long text,
-    a non-ISO 8601 date-time or a fractional integer is a :class:`SpecError` naming the value.
+    ``float`` with NaN for missing. A missing or unexpected column, an over-long text, a non-ISO
+    8601 date-time, a fractional integer or — with ``ascii_only`` (XPT v5) — a non-ASCII text is
+    a :class:`SpecError` naming the value.
     """
     missing = [n for n in spec.names if n not in frame.columns]
     extra = [c for c in frame.columns if c not in spec.names]
@@ -198,7 +201,8 @@ def conform_dataset(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
         if var.numeric:
             out[var.name] = pd.Series([_number(spec, var, v) for v in values], dtype="float64")
         else:
-            out[var.name] = pd.Series([_text(spec, var, v) for v in values], dtype="object")
+            texts = [_text(spec, var, v, ascii_only) for v in values]
+            out[var.name] = pd.Series(texts, dtype="object")
     return out
 
 
@@ -220,16 +224,16 @@ def _number(spec: DatasetSpec, var: Variable, v: Any) -> float:
     return x
 
 
-def _text(spec: DatasetSpec, var: Variable, v: Any) -> str:
+def _text(spec: DatasetSpec, var: Variable, v: Any, ascii_only: bool) -> str:
     if _missing(v):
         return ""
     s = str(v)
     if not s:
         return s
-    if not s.isascii():
+    if ascii_only and not s.isascii():
         raise SpecError(
-            f"{spec.name}.{var.name}: {s!r} is not ASCII; SAS XPORT v5 holds ASCII text "
-            "(map the term in terminology.toml)."
+            f"{spec.name}.{var.name}: {s!r} is not ASCII; SAS XPORT v5 holds ASCII text. "
+            "Translate it in the cohort, or export Dataset-JSON only (--format json)."
         )
     if len(s) > MAX_TEXT:
         raise SpecError(

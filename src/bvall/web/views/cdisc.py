@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from bvall.errors import BvallError
 from bvall.store import access
 
 log = logging.getLogger("bvall.web.cdisc")
@@ -27,7 +28,10 @@ def cdisc_download(request: HttpRequest) -> HttpResponse:
 
     ids = access.visible_patient_ids(request.user)
     cohort = read_database(ids)
-    data = render_cdisc_zip(cohort)
+    try:
+        data = render_cdisc_zip(cohort)
+    except BvallError as exc:  # e.g. a non-ASCII verbatim term XPT v5 cannot hold
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     name = f"{cohort.name}-cdisc-{timezone.now():%Y%m%d}.zip"
     log.info(
         "cdisc export downloaded by %s: %d patient(s), %s", request.user.username, len(ids), name
