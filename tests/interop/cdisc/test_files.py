@@ -49,6 +49,22 @@ def test_xpt_read_back_by_pandas_equals_the_frame_written(
 
 
 @pytest.mark.parametrize("name", SPECS)
+def test_xpt_of_a_cohort_without_dates_reads_back_too(
+    published_export: tuple[CdiscExport, Path], name: str
+) -> None:
+    result, out = published_export
+    frame = result.datasets[name]
+    own, _meta = pyreadstat.read_xport(
+        str(out / f"{name.lower()}.xpt"), disable_datetime_conversion=True
+    )
+    assert list(own.columns) == list(frame.columns)
+    assert len(own) == len(frame)
+    if len(frame):
+        back = pd.read_sas(out / f"{name.lower()}.xpt", format="xport", encoding="utf-8")
+        assert_frame_equal(back, frame, check_dtype=True, check_exact=False, rtol=0, atol=1e-70)
+
+
+@pytest.mark.parametrize("name", SPECS)
 def test_xpt_metadata_has_the_specified_labels_and_the_synthetic_mark(
     example_export: tuple[CdiscExport, Path], name: str
 ) -> None:
@@ -116,6 +132,9 @@ def test_define_xml_describes_every_dataset_and_names_the_rules(
     methods = {m.get("OID"): "".join(m.itertext()) for m in mdv.findall("odm:MethodDef", NS)}
     items = {i.get("OID") for i in mdv.findall("odm:ItemDef", NS)}
     for name, spec in load_spec().items():
+        klass = groups[name].find("def:Class", NS)
+        assert klass is not None
+        assert klass.get("Name") == spec.cls
         refs = groups[name].findall("odm:ItemRef", NS)
         assert [r.get("ItemOID") for r in refs] == [f"IT.{name}.{v}" for v in spec.names]
         for var in spec.variables:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from bvall.interop.cdisc.sdtm_findings import visit_of
 from bvall.interop.cdisc.spec import frame_of
 from bvall.interop.cdisc.study import (
     Study,
@@ -27,6 +26,7 @@ from bvall.interop.cdisc.study import (
     sdtm_day,
     yes,
 )
+from bvall.interop.cdisc.terminology import visit_of
 
 
 def _bvall_day(sdtm: Any) -> int | None:

@@ -17,7 +17,6 @@ import pandas as pd
 
 from bvall.analysis.tables.baseline import compute_baseline_labs
 from bvall.errors import SpecError
-from bvall.interop.cdisc.sdtm_findings import cdisc_unit, visit_of
 from bvall.interop.cdisc.spec import frame_of, load_terminology
 from bvall.interop.cdisc.study import (
     Study,
@@ -29,6 +28,7 @@ from bvall.interop.cdisc.study import (
     sdtm_day,
     yes,
 )
+from bvall.interop.cdisc.terminology import cdisc_unit, visit_of
 
 
 def build_adsl(study: Study, sdtm: dict[str, pd.DataFrame]) -> pd.DataFrame:

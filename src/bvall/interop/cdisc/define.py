@@ -151,7 +151,6 @@ def render_define(
                 "IsReferenceData": "No",
                 "Purpose": purpose,
                 _d("Structure"): spec.structure,
-                _d("Class"): spec.cls,
                 _d("StandardOID"): "STD.ADAMIG" if spec.is_adam else "STD.SDTMIG",
                 _d("ArchiveLocationID"): f"LF.{spec.name}",
                 **({"Domain": spec.name} if not spec.is_adam else {}),
@@ -170,6 +169,8 @@ def render_define(
                 attrs["MethodOID"] = f"MT.{spec.name}.{var.name}"
                 methods.append((f"MT.{spec.name}.{var.name}", describe_rules(var)))
             ET.SubElement(ig, _o("ItemRef"), attrs)
+        # Define-XML 2.1 gives the class as an element after the ItemRefs (2.0: an attribute)
+        ET.SubElement(ig, _d("Class"), {"Name": spec.cls})
         leaf = ET.SubElement(
             ig, _d("leaf"), {"ID": f"LF.{spec.name}", f"{{{XLINK}}}href": files[spec.name]}
         )
@@ -186,11 +187,16 @@ def render_define(
             attrs[_d("DisplayFormat")] = "DATE9."
         if var.type in ("text", "datetime"):
             attrs["Length"] = str(max(1, lengths[dataset].get(var.name, 1)))
+        else:  # SAS numerics are 8-byte floats
+            attrs["Length"] = "8"
         item = ET.SubElement(mdv, _o("ItemDef"), attrs)
         _text(item, _o("Description"), var.label)
         if codelists.get(var.codelist_id):  # an empty code list is not valid ODM
             ET.SubElement(item, _o("CodeListRef"), {"CodeListOID": f"CL.{var.codelist_id}"})
-        origin = ET.SubElement(item, _d("Origin"), {"Type": var.origin})
+        origin_attrs = {"Type": var.origin}
+        if var.origin == "Collected":
+            origin_attrs["Source"] = "Investigator"
+        origin = ET.SubElement(item, _d("Origin"), origin_attrs)
         if var.origin in ("Collected", "Assigned", "Predecessor"):
             _text(origin, _o("Description"), var.source)
     nci = load_terminology()["cdisc_codelist"]

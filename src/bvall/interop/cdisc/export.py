@@ -24,14 +24,8 @@ from bvall.interop.cdisc.adam_subject import build_adlb, build_adsl
 from bvall.interop.cdisc.dataset_json import render_dataset_json, write_dataset_json
 from bvall.interop.cdisc.define import compute_codelists, render_define, write_define
 from bvall.interop.cdisc.sdtm_events import build_ae, build_ds, build_rs
-from bvall.interop.cdisc.sdtm_findings import (
-    build_cm,
-    build_cp,
-    build_dm,
-    build_ex,
-    build_lb,
-    build_vs,
-)
+from bvall.interop.cdisc.sdtm_findings import build_cp, build_lb, build_vs
+from bvall.interop.cdisc.sdtm_interventions import build_cm, build_dm, build_ex
 from bvall.interop.cdisc.spec import conform_dataset, load_spec
 from bvall.interop.cdisc.study import Study
 

@@ -21,7 +21,6 @@ from typing import Any
 import pandas as pd
 
 from bvall.cohort.vocab import vocabulary
-from bvall.interop.cdisc.sdtm_findings import visit_of
 from bvall.interop.cdisc.spec import frame_of, load_terminology
 from bvall.interop.cdisc.study import (
     Study,
@@ -33,6 +32,7 @@ from bvall.interop.cdisc.study import (
     sdtm_day,
     yes,
 )
+from bvall.interop.cdisc.terminology import visit_of
 
 #: Cohort AE terms the criteria engine derives as ASTCT episodes, by derivation name.
 EPISODE_TERMS = {"crs": "Cytokine release syndrome", "icans": "ICANS"}

@@ -1,11 +1,8 @@
-"""SDTM special-purpose, interventions and findings domains: DM, EX, CM, LB, VS and CP.
+"""SDTM findings: LB, VS and CP.
 
-Every builder takes a :class:`~bvall.interop.cdisc.study.Study` and returns a frame with the
-columns of its dataset in ``data/variables.csv`` (conformed and checked later by
-:func:`~bvall.interop.cdisc.spec.conform_dataset`). Values are as recorded in the cohort;
-standard units come from the one conversion table (:mod:`bvall.cohort.units`), toxicity grades
-from the criteria engine (``derive(cohort, "grades")``), controlled terms from
-``data/terminology.toml``.
+Values are as recorded in the cohort; standard units come from the one conversion table
+(:mod:`bvall.cohort.units`), toxicity grades from the criteria engine (``derive(cohort,
+"grades")``), controlled terms from ``data/terminology.toml``.
 """
 
 from __future__ import annotations
@@ -14,25 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from bvall.cohort.units import lab_test, normalize_unit
-from bvall.cohort.vocab import vocabulary
+from bvall.cohort.units import lab_test
 from bvall.errors import SpecError
+from bvall.interop.cdisc.sdtm_interventions import identifiers
 from bvall.interop.cdisc.spec import frame_of, load_terminology
 from bvall.interop.cdisc.study import Study, add_sequence, is_missing, iso_dtc, records, sdtm_day
-
-
-def cdisc_unit(unit: Any) -> str:
-    """The CDISC UNIT submission value of a bvall unit (``terminology.toml [unit]``)."""
-    if is_missing(unit):
-        return ""
-    units = load_terminology()["unit"]
-    key = str(unit) if str(unit) in units else normalize_unit(str(unit))
-    if key not in units:
-        raise SpecError(
-            f"Unit {unit!r} has no CDISC UNIT term in terminology.toml [unit]; add it "
-            f"(known: {', '.join(units)})."
-        )
-    return str(units[key])
+from bvall.interop.cdisc.terminology import cdisc_unit, visit_of
 
 
 def format_value(x: Any) -> str:
@@ -41,158 +25,6 @@ def format_value(x: Any) -> str:
         return ""
     f = float(x)
     return str(int(f)) if f.is_integer() else repr(f)
-
-
-def visit_of(timepoint: Any, day: int | None) -> tuple[float | None, str]:
-    """(VISITNUM, VISIT) of a named time point, else of the SDTM study day ``day``."""
-    visits = load_terminology()["visit"]
-    if not is_missing(timepoint):
-        if str(timepoint) not in visits:
-            raise SpecError(
-                f"Time point {timepoint!r} has no visit in terminology.toml [visit]; "
-                f"known: {', '.join(visits)}."
-            )
-        v = visits[str(timepoint)]
-        return float(v["num"]), str(v["name"])
-    if day is None:
-        return None, ""
-    return float(day), f"DAY {day}"
-
-
-def _common(study: Study, domain: str, patient_id: Any) -> dict[str, Any]:
-    return {"STUDYID": study.study_id, "DOMAIN": domain, "USUBJID": study.usubjid(patient_id)}
-
-
-def _study_drug_doses(study: Study) -> pd.DataFrame:
-    doses = study.frame("dose_administrations")
-    drugs = load_terminology()["study_drug"]
-    return doses[doses["agent"].isin(list(drugs)) & doses["status"].isin(["given", "interrupted"])]
-
-
-def build_dm(study: Study) -> pd.DataFrame:
-    """DM: one record per patient."""
-    patients = study.frame("patients")
-    ex = _study_drug_doses(study)
-    deaths = study.frame("follow_up_events")
-    deaths = deaths[deaths["event"] == "death"]
-    rows = []
-    for p in records(patients):
-        pid = p.patient_id
-        mine = ex[ex["patient_id"] == pid]
-        starts = [d for d in mine["date_start"] if not is_missing(d)]
-        ends = [d for d in mine["date_end"].fillna(mine["date_start"]) if not is_missing(d)]
-        death = deaths[deaths["patient_id"] == pid]
-        treated = len(mine) > 0
-        arm = "" if is_missing(p.arm) else str(p.arm)
-        rows.append(
-            {
-                **_common(study, "DM", pid),
-                "SUBJID": pid,
-                "RFSTDTC": iso_dtc(study.d1.get(pid)),
-                "RFENDTC": iso_dtc(max(ends)) if ends else "",
-                "RFXSTDTC": iso_dtc(min(starts)) if starts else "",
-                "RFXENDTC": iso_dtc(max(ends)) if ends else "",
-                "DTHDTC": iso_dtc(death["date"].iloc[0]) if len(death) else "",
-                "DTHFL": "Y" if len(death) else "",
-                "SITEID": p.site_id,
-                "AGE": p.age_years,
-                "AGEU": "YEARS",
-                "SEX": p.sex,
-                "ARMCD": arm.upper(),
-                "ARM": study.arm_label.get(arm, ""),
-                "ACTARMCD": arm.upper() if treated else "",
-                "ACTARM": study.arm_label.get(arm, "") if treated else "",
-            }
-        )
-    return frame_of(rows, "DM")
-
-
-def _route(route: Any) -> dict[str, str]:
-    routes = load_terminology()["route"]
-    if is_missing(route):
-        return {"route": "", "frequency": ""}
-    if str(route) not in routes:
-        raise SpecError(f"Route {route!r} has no CDISC term in terminology.toml [route].")
-    return dict(routes[str(route)])
-
-
-def build_ex(study: Study) -> pd.DataFrame:
-    """EX: venetoclax, blinatumomab and dexamethasone as given (held doses are not exposure)."""
-    drugs = load_terminology()["study_drug"]
-    rows = []
-    for d in records(_study_drug_doses(study)):
-        route = _route(d.route)
-        start = study.bvall_day(d.patient_id, d.study_day_start, d.date_start)
-        end_day = d.study_day_end if not is_missing(d.study_day_end) else d.study_day_start
-        end = study.bvall_day(d.patient_id, end_day, d.date_end)
-        adj = "" if is_missing(d.reason) else str(d.reason)
-        if d.status == "interrupted" and not adj:
-            adj = "INFUSION INTERRUPTED"
-        rows.append(
-            {
-                **_common(study, "EX", d.patient_id),
-                "EXSPID": d.course_id,
-                "EXTRT": drugs[d.agent],
-                "EXDOSE": d.dose,
-                "EXDOSU": cdisc_unit(d.dose_unit),
-                "EXDOSFRQ": route["frequency"],
-                "EXROUTE": route["route"],
-                "EXADJ": adj,
-                "EXSTDTC": iso_dtc(d.date_start),
-                "EXENDTC": iso_dtc(d.date_end if not is_missing(d.date_end) else d.date_start),
-                "EXSTDY": sdtm_day(start),
-                "EXENDY": sdtm_day(end),
-            }
-        )
-    return add_sequence(frame_of(rows, "EX"), "EXSEQ", ["USUBJID", "EXSTDY", "EXTRT"])
-
-
-def build_cm(study: Study) -> pd.DataFrame:
-    """CM: recorded concomitant medications, and the protocol's supportive care given
-    (dose_administrations agents other than the study drugs)."""
-    rows = []
-    for m in records(study.frame("concomitant_medications")):
-        start = study.bvall_day(m.patient_id, m.start_day, m.start_date)
-        end = study.bvall_day(m.patient_id, m.end_day, m.end_date)
-        rows.append(
-            {
-                **_common(study, "CM", m.patient_id),
-                "CMTRT": str(m.drug).upper(),
-                "CMCAT": "CONCOMITANT",
-                "CMINDC": "" if is_missing(m.indication) else str(m.indication).upper(),
-                "CMDOSE": m.dose,
-                "CMDOSU": cdisc_unit(m.dose_unit),
-                "CMROUTE": _route(m.route)["route"],
-                "CMSTDTC": iso_dtc(m.start_date),
-                "CMENDTC": iso_dtc(m.end_date),
-                "CMSTDY": sdtm_day(start),
-                "CMENDY": sdtm_day(end),
-            }
-        )
-    doses = study.frame("dose_administrations")
-    drugs = load_terminology()["study_drug"]
-    labels = {t.code: t.label for t in vocabulary("agent").terms}
-    support = doses[~doses["agent"].isin(list(drugs)) & (doses["status"] == "given")]
-    for d in records(support):
-        start = study.bvall_day(d.patient_id, d.study_day_start, d.date_start)
-        end_day = d.study_day_end if not is_missing(d.study_day_end) else d.study_day_start
-        end = study.bvall_day(d.patient_id, end_day, d.date_end)
-        rows.append(
-            {
-                **_common(study, "CM", d.patient_id),
-                "CMTRT": labels.get(d.agent, d.agent).upper(),
-                "CMCAT": "PROTOCOL SUPPORTIVE CARE",
-                "CMINDC": "",
-                "CMDOSE": d.dose,
-                "CMDOSU": cdisc_unit(d.dose_unit),
-                "CMROUTE": _route(d.route)["route"],
-                "CMSTDTC": iso_dtc(d.date_start),
-                "CMENDTC": iso_dtc(d.date_end if not is_missing(d.date_end) else d.date_start),
-                "CMSTDY": sdtm_day(start),
-                "CMENDY": sdtm_day(end),
-            }
-        )
-    return add_sequence(frame_of(rows, "CM"), "CMSEQ", ["USUBJID", "CMSTDY", "CMCAT", "CMTRT"])
 
 
 def _key(*parts: Any) -> tuple[str, ...]:
@@ -256,7 +88,7 @@ def build_lb(study: Study) -> pd.DataFrame:
         visitnum, visit = visit_of(r.timepoint, sdtm_day(day))
         rows.append(
             {
-                **_common(study, "LB", r.patient_id),
+                **identifiers(study, "LB", r.patient_id),
                 "LBTESTCD": ct["testcd"],
                 "LBTEST": ct["test"],
                 "LBCAT": ct["cat"],
@@ -288,7 +120,7 @@ def build_lb(study: Study) -> pd.DataFrame:
         visitnum, visit = visit_of(m.timepoint, sdtm_day(day))
         rows.append(
             {
-                **_common(study, "LB", m.patient_id),
+                **identifiers(study, "LB", m.patient_id),
                 "LBTESTCD": marrow_ct["testcd"],
                 "LBTEST": marrow_ct["test"],
                 "LBCAT": "HEMATOLOGY",
@@ -338,7 +170,7 @@ def _vs_row(
     study: Study, pid: Any, ct: dict[str, str], v: Any, dtc: str, day: int | None
 ) -> dict[str, Any]:
     return {
-        **_common(study, "VS", pid),
+        **identifiers(study, "VS", pid),
         "VSTESTCD": ct["testcd"],
         "VSTEST": ct["test"],
         "VSORRES": format_value(v),
@@ -371,7 +203,7 @@ def build_cp(study: Study) -> pd.DataFrame:
             result = format_value(level) if level is not None and status != "NEGATIVE" else status
             rows.append(
                 {
-                    **_common(study, "CP", m.patient_id),
+                    **identifiers(study, "CP", m.patient_id),
                     "CPTESTCD": tests["mrd"]["testcd"],
                     "CPTEST": tests["mrd"]["test"],
                     "CPORRES": result,
@@ -390,7 +222,7 @@ def build_cp(study: Study) -> pd.DataFrame:
         if not is_missing(m.flow_blasts_percent):
             rows.append(
                 {
-                    **_common(study, "CP", m.patient_id),
+                    **identifiers(study, "CP", m.patient_id),
                     "CPTESTCD": tests["flow_blasts"]["testcd"],
                     "CPTEST": tests["flow_blasts"]["test"],
                     "CPORRES": format_value(m.flow_blasts_percent),
