@@ -70,7 +70,10 @@ def test_adtte_follows_the_endpoints(example_export: tuple[CdiscExport, Path]) -
         assert os_["EVNTDESC"] == ("DEATH" if r.os_event else "ALIVE AT LAST CONTACT")
         assert (os_["CNSDTDSC"] == "") == bool(r.os_event)
     adsl = result.datasets["ADSL"].set_index("USUBJID")
-    assert (adtte.xs("OS", level="PARAMCD")["STARTDT"] == adsl["TRTSDT"]).all()
+    assert (adtte.xs("OS", level="PARAMCD")["STARTDT"] == adsl["IND1DT"]).all()
+    # the pre-phase dexamethasone is exposure: first exposure precedes D1
+    assert (adsl["TRTSDT"] <= adsl["IND1DT"]).all()
+    assert (adsl["TRTSDT"] < adsl["IND1DT"]).any()
 
 
 def test_adlb_worst_grades_equal_the_criteria_engine(
