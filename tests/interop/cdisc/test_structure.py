@@ -118,3 +118,26 @@ def test_non_ascii_text_goes_to_dataset_json_and_is_refused_by_xpt(tmp_path: Pat
     result = export_cdisc(cohort, tmp_path / "json", formats=["json"])
     assert "转氨酶升高" in set(result.datasets["AE"]["AETERM"])
     assert "转氨酶升高" in (tmp_path / "json" / "ae.json").read_text(encoding="utf-8")
+
+
+def test_last_observation_before_exposure_is_the_engines_baseline(
+    example_export: tuple[CdiscExport, Path],
+) -> None:
+    lb = example_export[0].datasets["LB"]
+    flagged = lb[lb["LBLOBXFL"] == "Y"]
+    assert len(flagged) > 100
+    assert not flagged.duplicated(["USUBJID", "LBTESTCD"]).any()
+    # before D1 (SDTM day < 1); the engine takes the last value on or before bvall day 0
+    assert (flagged["LBDY"] < 1).all()
+    for (subject, test), group in lb[lb["LBDY"] < 1].groupby(["USUBJID", "LBTESTCD"]):
+        mine = flagged[(flagged["USUBJID"] == subject) & (flagged["LBTESTCD"] == test)]
+        if len(mine):
+            assert mine["LBDY"].iloc[0] == group["LBDY"].max()
+
+
+def test_a_study_id_must_be_ascii() -> None:
+    from bvall.cohort import load_cohort
+    from bvall.interop.cdisc.study import Study
+
+    with pytest.raises(InputError, match="Study id 'BV–01' must be 1-200 ASCII"):
+        Study(load_cohort("published"), "BV–01")
