@@ -8,6 +8,7 @@ import typer
 
 from bvall import __version__
 from bvall.cli import audit as _audit
+from bvall.cli import cdisc as _cdisc
 from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
 from bvall.cli import derive as _derive
@@ -63,6 +64,7 @@ app.command("derive")(_derive.derive)
 app.command("tables")(_tables.tables)
 app.command("figures")(_figures.figures)
 app.command("report")(_report.report)
+app.add_typer(_cdisc.app, name="cdisc")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,17 @@ from django.urls import path
 
 from bvall.web import admin as _admin  # noqa: F401  (registers the back office)
 from bvall.web.api import api
-from bvall.web.views import accounts, analysis, audit, cohort, entry, errors, importing, patient
+from bvall.web.views import (
+    accounts,
+    analysis,
+    audit,
+    cdisc,
+    cohort,
+    entry,
+    errors,
+    importing,
+    patient,
+)
 
 urlpatterns = [
     path("", cohort.cohort_list, name="cohort"),
@@ -35,6 +45,7 @@ urlpatterns = [
     path("import/<str:token>/commit/", importing.commit, name="import_commit"),
     path("analysis/", analysis.analysis_page, name="analysis"),
     path("analysis/report.<str:fmt>", analysis.report_download, name="report_download"),
+    path("analysis/cdisc.zip", cdisc.cdisc_download, name="cdisc_download"),
     path("monitoring/", analysis.monitoring_page, name="monitoring"),
     path("audit/", audit.audit_log, name="audit"),
     path("users/", accounts.user_list, name="users"),

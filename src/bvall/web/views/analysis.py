@@ -17,6 +17,7 @@ from bvall.errors import BvallError
 from bvall.store import access
 from bvall.store.models import COHORT_MODELS, MonitoringEvent
 from bvall.web import derived
+from bvall.web.views.cdisc import CDISC_ROLES
 
 
 @login_required
@@ -62,6 +63,7 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "levels": derived.CI_LEVELS,
             "error": error,
             "query": urlencode({"ci": ci_method, "level": lvl}),
+            "can_cdisc": access.role_of(request.user) in CDISC_ROLES,
         },
     )
 
