@@ -1,0 +1,1 @@
+"""Data in and out at the edges: FHIR lab feeds, REDCap projects, CDISC submissions."""
