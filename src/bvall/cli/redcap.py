@@ -99,5 +99,5 @@ def mapping(dictionary: DictOpt, out: OutOpt, overwrite: OverwriteOpt = False) -
     _write(out, render_mapping(m, dictionary.name), overwrite)
     console.print(
         f"wrote {out}: {len(m.placed)} field(s) placed, {len(m.ignored)} ignored, "
-        f"{len(m.unplaced)} left for a person ([unplaced])"
+        f"{len(m.unplaced)} left for a person (section unplaced)"
     )

@@ -198,7 +198,11 @@ class _Reader:
             chosen = []
             for raw, _ in f.choices:
                 cell = row.values.get(f"{f.name}___{raw.lower()}", "").strip()
-                if cell == "1":
+                if cell == "1" and p.choices and raw not in p.choices:
+                    self.bad(row.line, f"{f.name}___{raw.lower()}", cell,
+                             f"no tick: choice {raw} of {f.name} has no bvall code in the mapping",
+                             "vocabulary")
+                elif cell == "1":
                     chosen.append(p.choices.get(raw, raw))
                 elif cell not in ("", "0"):
                     self.bad(row.line, f"{f.name}___{raw.lower()}", cell, "1 or 0", "type")
