@@ -124,7 +124,8 @@ def test_unknown_patient_is_refused_when_checked_against_the_known_ones() -> Non
         _bundle("refused.json"), today=TODAY, patients={"A01": "SITEA", "A02": "SITEA"}
     )
     p = _by_field(result.problems)["entry[6].resource.subject"]
-    assert p.value == "Patient/Z99" and p.code == "reference"
+    assert p.value == "Patient/Z99"
+    assert p.code == "reference"
 
 
 def test_site_identifier_system_matches_the_study_id_of_that_site_only() -> None:

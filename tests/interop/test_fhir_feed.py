@@ -47,11 +47,15 @@ def test_commit_writes_every_row_with_the_bundle_id_as_audit_reason(loaded, user
     check = import_bundle(
         _bundle("feed_a01.json"), user=users["investigator"], today=TODAY, commit=False
     )
-    assert check.ok and not check.committed and _labs("A01") == []
+    assert check.ok
+    assert not check.committed
+    assert _labs("A01") == []
     done = import_bundle(
         _bundle("feed_a01.json"), user=users["investigator"], today=TODAY, commit=True
     )
-    assert done.ok and done.committed and done.new_rows == 6
+    assert done.ok
+    assert done.committed
+    assert done.new_rows == 6
     rows = _labs("A01")
     assert ("anc", 0.3, "10^9/L", dt.date(2025, 3, 5), "07:40", 1.8, 6.3, None) in rows
     assert ("crp", 0.5, "mg/dL", dt.date(2025, 3, 5), None, None, None, "<") in rows
@@ -63,7 +67,8 @@ def test_commit_writes_every_row_with_the_bundle_id_as_audit_reason(loaded, user
     again = import_bundle(
         _bundle("feed_a01.json"), user=users["investigator"], today=TODAY, commit=True
     )
-    assert again.ok and again.new_rows == 0
+    assert again.ok
+    assert again.new_rows == 0
     assert sum(s.reason.startswith("already stored") for s in again.result.skipped) == 6
     assert len(_labs("A01")) == 6
 
@@ -76,9 +81,11 @@ def test_a_changed_value_for_a_stored_result_refuses_the_bundle(loaded, users) -
     changed["id"] = "labs-2025-03-05-A01-v2"
     changed["entry"][1]["resource"]["valueQuantity"]["value"] = 0.35
     out = import_bundle(changed, user=users["admin"], today=TODAY, commit=True)
-    assert not out.ok and not out.committed
+    assert not out.ok
+    assert not out.committed
     p = out.result.problems[0]
-    assert p.column.startswith("entry[1] (") and p.code == "duplicate"
+    assert p.column.startswith("entry[1] (")
+    assert p.code == "duplicate"
     assert [r[:3] for r in _labs("A01") if r[4] == "07:40" and r[0] == "anc"] == [
         ("anc", 0.3, "10^9/L")
     ]
@@ -99,9 +106,7 @@ def test_the_api_checks_role_and_site_and_answers_with_grades(loaded, users) -> 
     body = json.dumps(_bundle("feed_a01.json"))
     c = Client()
     assert c.post("/api/fhir", body, content_type="application/fhir+json").status_code == 401
-    r = c.post(
-        "/api/fhir", body, content_type="application/fhir+json", **_token(users["monitor"])
-    )
+    r = c.post("/api/fhir", body, content_type="application/fhir+json", **_token(users["monitor"]))
     assert r.status_code == 403  # a monitor may not import
     r = c.post(
         "/api/fhir?commit=true",
@@ -109,12 +114,18 @@ def test_the_api_checks_role_and_site_and_answers_with_grades(loaded, users) -> 
         content_type="application/fhir+json",
         **_token(users["entry_b"]),
     )
-    assert r.status_code == 422 and not r.json()["committed"]
+    assert r.status_code == 422
+    assert not r.json()["committed"]
     assert "entry[1].resource.subject" in {p["column"] for p in r.json()["problems"]}
     assert _labs("A01") == []
-    r = c.post("/api/fhir", body, content_type="application/fhir+json", **_token(users["data_entry"]))
-    assert r.status_code == 200 and r.json()["ok"] and not r.json()["committed"]
-    assert len(r.json()["labs"]) == 6 and len(r.json()["skipped"]) == 2
+    r = c.post(
+        "/api/fhir", body, content_type="application/fhir+json", **_token(users["data_entry"])
+    )
+    assert r.status_code == 200
+    assert r.json()["ok"]
+    assert not r.json()["committed"]
+    assert len(r.json()["labs"]) == 6
+    assert len(r.json()["skipped"]) == 2
     assert _labs("A01") == []
     r = c.post(
         "/api/fhir?commit=true",
@@ -127,7 +138,8 @@ def test_the_api_checks_role_and_site_and_answers_with_grades(loaded, users) -> 
     # grades current at once: ANC 0.3 x10^9/L on 5 March is grade 4 (CTCAE v5.0: < 0.5)
     rows = r.json()["grades_alerts"]["A01"]
     anc = [g for g in rows if "Neutrophil count decreased" in g["label"] and "D3" in g["label"]]
-    assert anc and "grade 4" in anc[0]["value"], rows
+    assert anc, rows
+    assert "grade 4" in anc[0]["value"], rows
 
 
 def test_api_refuses_a_bundle_that_is_not_fhir(loaded, users) -> None:  # type: ignore[no-untyped-def]

@@ -48,18 +48,24 @@ def own_dictionary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_dictionary_has_redcaps_18_headers_and_one_instrument_per_table(own_dictionary: Path) -> None:
+def test_dictionary_has_redcaps_18_headers_and_one_instrument_per_table(
+    own_dictionary: Path,
+) -> None:
     rows = list(csv.reader(io.StringIO(own_dictionary.read_text(encoding="utf-8"))))
-    assert tuple(rows[0]) == HEADERS and len(HEADERS) == 18
-    assert rows[0][0] == "Variable / Field Name" and rows[0][-1] == "Field Annotation"
+    assert tuple(rows[0]) == HEADERS
+    assert len(HEADERS) == 18
+    assert rows[0][0] == "Variable / Field Name"
+    assert rows[0][-1] == "Field Annotation"
     assert all(len(r) == 18 for r in rows)
     fields = load_dictionary(own_dictionary)
-    assert fields[0].name == "patient_id" and fields[0].form == "patients"
+    assert fields[0].name == "patient_id"
+    assert fields[0].form == "patients"
     assert list(dict.fromkeys(f.form for f in fields)) == list(TABLES)
     names = [f.name for f in fields]
     assert len(names) == len(set(names))  # REDCap variable names are unique project-wide
     by = {f.name: f for f in fields}
-    assert by["sex"].field_type == "dropdown" and by["sex"].choices == (
+    assert by["sex"].field_type == "dropdown"
+    assert by["sex"].choices == (
         ("M", "Male"),
         ("F", "Female"),
         ("U", "Unknown"),
@@ -69,8 +75,10 @@ def test_dictionary_has_redcaps_18_headers_and_one_instrument_per_table(own_dict
         "0",
         "120",
     )
-    assert by["lab_date"].validation == "date_ymd" and by["lab_time"].validation == "time"
-    assert by["lab_value"].validation == "number" and by["lab_value"].required
+    assert by["lab_date"].validation == "date_ymd"
+    assert by["lab_time"].validation == "time"
+    assert by["lab_value"].validation == "number"
+    assert by["lab_value"].required
     assert by["vs_vasopressors"].field_type == "checkbox"
     assert by["cd19_positive"].field_type == "yesno"
     assert ("anc", "Absolute neutrophil count") in by["lab_test"].choices
@@ -103,11 +111,16 @@ def test_longitudinal_project_with_a_mapping_becomes_a_cohort() -> None:
         mapping=DATA / "unit_mapping.toml",
     )
     patients = {r["patient_id"]: r for r in c["patients"].to_pylist()}
-    assert patients["U01"]["sex"] == "F" and patients["U01"]["age_years"] == 54
+    assert patients["U01"]["sex"] == "F"
+    assert patients["U01"]["age_years"] == 54
     # date_dmy: 03/02/2025 is 3 February
     assert patients["U01"]["diagnosis_date"] == dt.date(2025, 2, 3)
-    assert patients["U02"]["arm"] == "sequential" and patients["U02"]["site_id"] == "SITEB"
-    labs = [(r["patient_id"], r["test"], r["value"], r["unit"], r["date"], r["time"]) for r in c["labs"].to_pylist()]
+    assert patients["U02"]["arm"] == "sequential"
+    assert patients["U02"]["site_id"] == "SITEB"
+    labs = [
+        (r["patient_id"], r["test"], r["value"], r["unit"], r["date"], r["time"])
+        for r in c["labs"].to_pylist()
+    ]
     # one cbc instance, three lab rows sharing its date and time ('set' in the mapping)
     assert ("U01", "anc", 0.3, "10^9/L", dt.date(2025, 3, 5), "08:00") in labs
     assert ("U01", "platelets", 21.0, "10^9/L", dt.date(2025, 3, 5), "08:00") in labs
@@ -128,10 +141,12 @@ def test_mapping_places_what_it_can_and_lists_every_other_field() -> None:
     assert set(m.ignored) == {"cbc_info"}
     assert set(m.unplaced) == {f.name for f in fields} - {"record_id", "arm", "cbc_info"}
     text = render_mapping(m, "unit_dictionary.csv")
-    assert "[unplaced]" in text and 'anc = "form cbc: text (number)' in text
+    assert "[unplaced]" in text
+    assert 'anc = "form cbc: text (number)' in text
     # bvall's own dictionary: every field placed
     own = derive_mapping(derive_dictionary())
-    assert not own.unplaced and not own.ignored
+    assert not own.unplaced
+    assert not own.ignored
 
 
 def test_another_projects_dictionary_needs_a_mapping() -> None:
@@ -211,10 +226,25 @@ def test_cli_round_trip_and_all_or_nothing(run_cli, tmp_path: Path) -> None:  # 
     # a bad file writes nothing
     bad = tmp_path / "bad.csv"
     shutil.copy(r, bad)
-    bad.write_text(bad.read_text(encoding="utf-8").replace(",concurrent,", ",parallel,", 1), encoding="utf-8")
-    res = run_cli("redcap", "import", "--dictionary", str(d), "--records", str(bad), "--to", str(tmp_path / "no"))
-    assert res.exit_code == 1 and "arm" in res.stderr
+    bad.write_text(
+        bad.read_text(encoding="utf-8").replace(",concurrent,", ",parallel,", 1), encoding="utf-8"
+    )
+    res = run_cli(
+        "redcap",
+        "import",
+        "--dictionary",
+        str(d),
+        "--records",
+        str(bad),
+        "--to",
+        str(tmp_path / "no"),
+    )
+    assert res.exit_code == 1
+    assert "arm" in res.stderr
     assert not (tmp_path / "no").exists()
     m = tmp_path / "m.toml"
-    res = run_cli("redcap", "mapping", "--dictionary", str(DATA / "unit_dictionary.csv"), "--out", str(m))
-    assert res.exit_code == 0 and "13 left for a person" in res.stdout
+    res = run_cli(
+        "redcap", "mapping", "--dictionary", str(DATA / "unit_dictionary.csv"), "--out", str(m)
+    )
+    assert res.exit_code == 0
+    assert "13 left for a person" in res.stdout

@@ -36,7 +36,17 @@ class LabsFormat(StrEnum):
     table = "table"
 
 
-_COLUMNS = ("patient_id", "test", "value", "unit", "qualifier", "date", "time", "ref_low", "ref_high")
+_COLUMNS = (
+    "patient_id",
+    "test",
+    "value",
+    "unit",
+    "qualifier",
+    "date",
+    "time",
+    "ref_low",
+    "ref_high",
+)
 
 
 def _today(text: str | None) -> dt.date:
@@ -72,7 +82,9 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 @app.command("labs")
 def labs(
     bundle: BundleArg,
-    output: Annotated[LabsFormat, typer.Option("--format", help="Output format.")] = LabsFormat.table,
+    output: Annotated[
+        LabsFormat, typer.Option("--format", help="Output format.")
+    ] = LabsFormat.table,
     today: TodayOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -91,7 +103,9 @@ def labs(
         emit_json({"labs": data["labs"], "skipped": data["skipped"]})
     elif output is LabsFormat.csv:
         rows = [_flat(r) for r in data["labs"]]
-        writer = csv.DictWriter(sys.stdout, fieldnames=[*_COLUMNS, "bundle", "observation", "entry", "loinc"])
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=[*_COLUMNS, "bundle", "observation", "entry", "loinc"]
+        )
         writer.writeheader()
         writer.writerows(rows)
     else:
@@ -133,7 +147,9 @@ def import_(
     skipped = len(outcome.result.skipped)
     n = len(outcome.result.labs)
     if commit:
-        console.print(f"bundle {outcome.result.bundle_id}: wrote {outcome.new_rows} lab row(s); {skipped} entr(ies) skipped")
+        console.print(
+            f"bundle {outcome.result.bundle_id}: wrote {outcome.new_rows} lab row(s); {skipped} entr(ies) skipped"
+        )
     else:
         console.print(
             f"bundle {outcome.result.bundle_id}: {n} lab row(s) would be written, {skipped} "

@@ -67,7 +67,9 @@ def import_(
         Path | None,
         typer.Option("--mapping", help="Mapping file (bvall redcap mapping writes one)."),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Cohort name (default: dictionary name).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Cohort name (default: dictionary name).")
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Read REDCap records into a cohort folder: all or nothing, every problem listed."""

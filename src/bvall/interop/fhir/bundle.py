@@ -269,7 +269,9 @@ def derive_lab_rows(
     result = FeedResult(bundle_id=bid or "(no id)")
     if bid is None:
         result.problems.append(
-            _problem("id", None, "Bundle.id or Bundle.identifier (the audit reason)", "required", label)
+            _problem(
+                "id", None, "Bundle.id or Bundle.identifier (the audit reason)", "required", label
+            )
         )
     if bundle.type not in BUNDLE_TYPES:
         result.problems.append(
@@ -278,16 +280,16 @@ def derive_lab_rows(
     entries = bundle.entry or []
     index: dict[str, Any] = {}
     for e in entries:
-        res = e.resource
-        if res is not None and res.get_resource_type() == "Patient":
+        found: Any = e.resource
+        if found is not None and found.get_resource_type() == "Patient":
             if e.fullUrl:
-                index[str(e.fullUrl)] = res
-            if res.id:
-                index[f"Patient/{res.id}"] = res
+                index[str(e.fullUrl)] = found
+            if found.id:
+                index[f"Patient/{found.id}"] = found
     seen: dict[tuple[Any, ...], int] = {}
     codes = load_code_map()
     for i, e in enumerate(entries):
-        res = e.resource
+        res: Any = e.resource
         where = f"entry[{i}].resource"
         if res is None:
             result.skipped.append(Skipped(i, "", "entry without a resource"))
@@ -312,7 +314,12 @@ def derive_lab_rows(
             bad(".code.coding", used, "LOINC codes of one bvall test", "consistency")
         test = lab_test(codes.loinc[used[0]].test)
         if res.status not in RESULT_STATUSES:
-            bad(".status", res.status, f"a result status: {', '.join(RESULT_STATUSES)}", "vocabulary")
+            bad(
+                ".status",
+                res.status,
+                f"a result status: {', '.join(RESULT_STATUSES)}",
+                "vocabulary",
+            )
         q = res.valueQuantity
         value: float | None = None
         unit: str | None = None
@@ -349,21 +356,32 @@ def derive_lab_rows(
             bad(f".{date_field}", date.isoformat(), f"a date not after today ({today})", "range")
         pid, wrong_subject = matching.resolve(subject_keys(res, index), patients)
         if pid is None:
-            bad(".subject", res.subject.reference if res.subject else None, wrong_subject, "reference")
+            bad(
+                ".subject",
+                res.subject.reference if res.subject else None,
+                wrong_subject,
+                "reference",
+            )
         ref_low = ref_high = None
         if unit is not None:
             ref_low, ref_high, range_problems = _range(res, unit, where, label)
             problems += range_problems
         key = (pid, test.code, date, time)
         if pid is not None and date is not None and key in seen:
-            bad("", f"{test.code} {date} {time or ''}".strip(),
+            bad(
+                "",
+                f"{test.code} {date} {time or ''}".strip(),
                 f"one result per patient, test, date and time (entry[{seen[key]}] has one)",
-                "duplicate")
+                "duplicate",
+            )
         seen.setdefault(key, i)
         if problems:
             result.problems += problems
             continue
-        assert pid is not None and value is not None and unit is not None and date is not None
+        assert pid is not None
+        assert value is not None
+        assert unit is not None
+        assert date is not None
         result.labs.append(
             LabRow(
                 patient_id=pid,

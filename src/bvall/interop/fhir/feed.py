@@ -88,8 +88,9 @@ def _already_stored(rows: list[LabRow]) -> set[int]:
     stored: set[tuple[Any, ...]] = set()
     for pid in {r.patient_id for r in rows}:
         stored |= set(
-            model.objects.filter(patient_id=pid, study_day__isnull=True, timepoint__isnull=True)
-            .values_list("patient_id", "test", "date", "time", "value", "unit")
+            model.objects.filter(
+                patient_id=pid, study_day__isnull=True, timepoint__isnull=True
+            ).values_list("patient_id", "test", "date", "time", "value", "unit")
         )
     return {
         i
@@ -123,7 +124,9 @@ def commit_bundle(result: FeedResult, *, user: Any, commit: bool) -> ImportRepor
 def _on_entry(p: Problem, rows: list[LabRow], label: str) -> Problem:
     if p.table == "labs" and p.row is not None and 1 <= p.row <= len(rows):
         entry = rows[p.row - 1].source["entry"]
-        return replace(p, table="bundle", row=None, column=f"entry[{entry}] ({p.column})", file=label)
+        return replace(
+            p, table="bundle", row=None, column=f"entry[{entry}] ({p.column})", file=label
+        )
     return p
 
 

@@ -233,7 +233,17 @@ def load_dictionary(path: Path) -> list[Field]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
-            [Problem("dictionary", None, None, str(path), f"a readable UTF-8 CSV ({exc})", "file", label)],
+            [
+                Problem(
+                    "dictionary",
+                    None,
+                    None,
+                    str(path),
+                    f"a readable UTF-8 CSV ({exc})",
+                    "file",
+                    label,
+                )
+            ],
             label,
         ) from None
     rows = list(csv.reader(io.StringIO(text)))
@@ -265,7 +275,9 @@ def load_dictionary(path: Path) -> list[Field]:
                 section=r[2],
                 field_type=r[3].strip(),
                 label=r[4],
-                choices=_parse_choices(r[5]) if r[3].strip() in ("dropdown", "radio", "checkbox") else (),
+                choices=_parse_choices(r[5])
+                if r[3].strip() in ("dropdown", "radio", "checkbox")
+                else (),
                 note=r[6],
                 validation=r[7].strip(),
                 minimum=r[8].strip(),
@@ -276,7 +288,17 @@ def load_dictionary(path: Path) -> list[Field]:
         )
     if not fields:
         raise ValidationFailed(
-            [Problem("dictionary", None, None, None, "at least the record id field", "required", label)],
+            [
+                Problem(
+                    "dictionary",
+                    None,
+                    None,
+                    None,
+                    "at least the record id field",
+                    "required",
+                    label,
+                )
+            ],
             label,
         )
     return fields

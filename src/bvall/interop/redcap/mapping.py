@@ -33,9 +33,10 @@ instance gives three lab rows sharing the instance's date and time).
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ class Placement:
     field: str
     table: str
     column: str
-    fixed: MappingABC[str, Any] = field(default_factory=dict)
-    choices: MappingABC[str, str] = field(default_factory=dict)  # REDCap code -> bvall code
+    fixed: MappingABC[str, Any] = dataclasses.field(default_factory=dict)
+    choices: MappingABC[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # REDCap code -> bvall code
 
 
 @dataclass
@@ -60,9 +63,9 @@ class FieldMapping:
     """Every field of a dictionary: placed, ignored on purpose, or left for a person."""
 
     record_id: str
-    placed: dict[str, Placement] = field(default_factory=dict)
-    ignored: dict[str, str] = field(default_factory=dict)
-    unplaced: dict[str, str] = field(default_factory=dict)
+    placed: dict[str, Placement] = dataclasses.field(default_factory=dict)
+    ignored: dict[str, str] = dataclasses.field(default_factory=dict)
+    unplaced: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def field_of(self, table: str, column: str) -> str | None:
         """The REDCap field placed on a column (the first one), for problem reports."""
@@ -137,14 +140,20 @@ def derive_mapping(fields: list[Field]) -> FieldMapping:
             mapping.placed[f.name] = Placement(f.name, "patients", RECORD_ID)
             continue
         if f.field_type in ("descriptive", "calc", "file", "signature", "sql"):
-            mapping.ignored[f.name] = f"{_describe(f)} (a {f.field_type} field holds no data to import)"
+            mapping.ignored[f.name] = (
+                f"{_describe(f)} (a {f.field_type} field holds no data to import)"
+            )
             continue
         target = f.bvall_column() or own.get(f.name)
         if target is None and f.form in TABLES and f.name in TABLES[f.form].column_names:
             target = (f.form, f.name)
         if target is None:
             target = unique.get(f.name)
-        if target is None or target[0] not in TABLES or target[1] not in TABLES[target[0]].column_names:
+        if (
+            target is None
+            or target[0] not in TABLES
+            or target[1] not in TABLES[target[0]].column_names
+        ):
             mapping.unplaced[f.name] = _describe(f)
             continue
         table, column = target
@@ -205,8 +214,10 @@ def load_mapping(path: Path, fields: list[Field]) -> FieldMapping:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        bad = Problem("mapping", None, None, str(path), f"a readable TOML mapping ({exc})", "file", label)
-        raise ValidationFailed([bad], label) from None
+        unreadable = Problem(
+            "mapping", None, None, str(path), f"a readable TOML mapping ({exc})", "file", label
+        )
+        raise ValidationFailed([unreadable], label) from None
     problems: list[Problem] = []
     known = {f.name for f in fields}
 
@@ -236,7 +247,12 @@ def load_mapping(path: Path, fields: list[Field]) -> FieldMapping:
             f = next(x for x in fields if x.name == name)
             choices, missing = _translate_choices(f, table, column)
             if missing:
-                bad(f"{where}.choices", "; ".join(missing), "a bvall code for every choice", "vocabulary")
+                bad(
+                    f"{where}.choices",
+                    "; ".join(missing),
+                    "a bvall code for every choice",
+                    "vocabulary",
+                )
         mapping.placed[name] = Placement(name, table, column, fixed, choices)
     mapping.placed.setdefault(record_id, Placement(record_id, "patients", RECORD_ID))
     mapping.ignored = {str(k): str(v) for k, v in dict(raw.get("ignore", {})).items()}

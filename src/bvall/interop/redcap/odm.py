@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import cast
 
 import odmlib.loader as odm_loader
 import odmlib.odm_loader as odm_xml
@@ -32,11 +33,13 @@ def read_odm(path: Path) -> list[FlatRow]:
         # REDCap adds attributes in its own namespace (redcap:RecordIdField, ...); odmlib 0.2
         # strips the prefix and then refuses the unknown name unless type checks are relaxed.
         # Required attributes are still checked.
-        with permissive(ValidationMode.SKIP_TYPE):
+        with permissive(cast(ValidationMode, ValidationMode.SKIP_TYPE)):
             loader.open_odm_document(str(path))
             odm = loader.root()
     except (OdmlibError, ET.ParseError, OSError) as exc:
-        bad = Problem("records", None, None, str(path), f"a CDISC ODM 1.3 XML file ({exc})", "file", label)
+        bad = Problem(
+            "records", None, None, str(path), f"a CDISC ODM 1.3 XML file ({exc})", "file", label
+        )
         raise ValidationFailed([bad], label) from None
     clinical = odm.ClinicalData if isinstance(odm.ClinicalData, list) else [odm.ClinicalData]
     rows: list[FlatRow] = []

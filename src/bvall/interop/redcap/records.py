@@ -36,7 +36,13 @@ from bvall.interop.redcap.mapping import FieldMapping, Placement
 REPEAT_INSTRUMENT = "redcap_repeat_instrument"
 REPEAT_INSTANCE = "redcap_repeat_instance"
 EVENT = "redcap_event_name"
-_SPECIAL = {REPEAT_INSTRUMENT, REPEAT_INSTANCE, EVENT, "redcap_data_access_group", "redcap_survey_identifier"}
+_SPECIAL = {
+    REPEAT_INSTRUMENT,
+    REPEAT_INSTANCE,
+    EVENT,
+    "redcap_data_access_group",
+    "redcap_survey_identifier",
+}
 _COMPLETE = "_complete"
 _TIMESTAMP = "_timestamp"
 
@@ -138,12 +144,22 @@ def read_records_csv(path: Path, record_id: str) -> list[FlatRow]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        bad = Problem("records", None, None, str(path), f"a readable UTF-8 CSV ({exc})", "file", label)
+        bad = Problem(
+            "records", None, None, str(path), f"a readable UTF-8 CSV ({exc})", "file", label
+        )
         raise ValidationFailed([bad], label) from None
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or reader.fieldnames[0] != record_id:
         got = reader.fieldnames[0] if reader.fieldnames else None
-        bad = Problem("records", None, None, got, f"the record id {record_id!r} as first column", "column", label)
+        bad = Problem(
+            "records",
+            None,
+            None,
+            got,
+            f"the record id {record_id!r} as first column",
+            "column",
+            label,
+        )
         raise ValidationFailed([bad], label)
     out = []
     for i, r in enumerate(reader, start=1):
@@ -199,9 +215,13 @@ class _Reader:
             for raw, _ in f.choices:
                 cell = row.values.get(f"{f.name}___{raw.lower()}", "").strip()
                 if cell == "1" and p.choices and raw not in p.choices:
-                    self.bad(row.line, f"{f.name}___{raw.lower()}", cell,
-                             f"no tick: choice {raw} of {f.name} has no bvall code in the mapping",
-                             "vocabulary")
+                    self.bad(
+                        row.line,
+                        f"{f.name}___{raw.lower()}",
+                        cell,
+                        f"no tick: choice {raw} of {f.name} has no bvall code in the mapping",
+                        "vocabulary",
+                    )
                 elif cell == "1":
                     chosen.append(p.choices.get(raw, raw))
                 elif cell not in ("", "0"):
@@ -213,7 +233,9 @@ class _Reader:
         if f.choices:
             if text not in p.choices:
                 codes = ", ".join(c for c, _ in f.choices)
-                self.bad(row.line, f.name, text, f"a choice code of {f.name}: {codes}", "vocabulary")
+                self.bad(
+                    row.line, f.name, text, f"a choice code of {f.name}: {codes}", "vocabulary"
+                )
                 return None
             return p.choices[text]
         if f.validation in _DATE_FORMATS:
@@ -299,8 +321,13 @@ def derive_cohort(
                 patient_line.setdefault(row.record, row.line)
                 for col, v in plain.items():
                     if col in mine and mine[col] != v:
-                        r.bad(row.line, mapping.field_of(table, col) or col, v,
-                              f"the same value as before ({mine[col]!r})", "consistency")
+                        r.bad(
+                            row.line,
+                            mapping.field_of(table, col) or col,
+                            v,
+                            f"the same value as before ({mine[col]!r})",
+                            "consistency",
+                        )
                     mine[col] = v
                 continue
             made = [{**plain, **p.fixed, p.column: v} for p, v in pivots] or [plain]
@@ -318,19 +345,25 @@ def derive_cohort(
     try:
         return Cohort.from_tables(frames, metadata, source=label)
     except ValidationFailed as exc:
-        raise ValidationFailed([_on_line(p, lines, mapping, label) for p in exc.problems], label) from None
+        raise ValidationFailed(
+            [_on_line(p, lines, mapping, label) for p in exc.problems], label
+        ) from None
 
 
-def _on_line(p: Problem, lines: Mapping[str, list[int]], mapping: FieldMapping, label: str) -> Problem:
+def _on_line(
+    p: Problem, lines: Mapping[str, list[int]], mapping: FieldMapping, label: str
+) -> Problem:
     if p.row is None or p.table not in lines or p.row > len(lines[p.table]):
         return replace(p, file=label)
     cols = [c.strip() for c in (p.column or "").split(",")]
     names = [mapping.field_of(p.table, c) or c for c in cols if c]
     expected = re.sub(
         r"same key as row (\d+)",
-        lambda m: f"same key as row {lines[p.table][int(m.group(1)) - 1]}"
-        if int(m.group(1)) <= len(lines[p.table])
-        else m.group(0),
+        lambda m: (
+            f"same key as row {lines[p.table][int(m.group(1)) - 1]}"
+            if int(m.group(1)) <= len(lines[p.table])
+            else m.group(0)
+        ),
         p.expected,
     )
     return replace(
@@ -340,5 +373,3 @@ def _on_line(p: Problem, lines: Mapping[str, list[int]], mapping: FieldMapping, 
         expected=f"{expected} ({p.table})",
         file=label,
     )
-
-
