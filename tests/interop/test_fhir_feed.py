@@ -91,15 +91,28 @@ def test_a_changed_value_for_a_stored_result_refuses_the_bundle(loaded, users) -
     ]
 
 
-def test_another_sites_user_cannot_write_a_patient_they_cannot_see(loaded, users) -> None:  # type: ignore[no-untyped-def]
-    from bvall.interop.fhir.feed import import_bundle
+def test_another_sites_investigator_cannot_write_a_patient_they_cannot_see(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
 
-    out = import_bundle(_bundle("feed_a01.json"), user=users["entry_b"], today=TODAY, commit=True)
-    assert not out.committed
-    subjects = [p for p in out.result.problems if p.column.endswith(".subject")]
-    assert len(subjects) == 6  # every used Observation names A01, a SITEA patient
-    assert "a patient you may see" in subjects[0].expected
+    from bvall.interop.fhir.feed import import_bundle
+    from bvall.store.database import create_user
+
+    create_user("inv_b", "investigator", sites=("SITEB",), password="correct horse battery")
+    inv_b = get_user_model().objects.get(username="inv_b")
+    for user in (inv_b, users["entry_b"]):
+        out = import_bundle(_bundle("feed_a01.json"), user=user, today=TODAY, commit=True)
+        assert not out.committed
+        subjects = [p for p in out.result.problems if p.column.endswith(".subject")]
+        assert len(subjects) == 6  # every used Observation names A01, a SITEA patient
+        # answered as for a patient that does not exist: no hint that A01 is at another site
+        assert "a patient you may see" in subjects[0].expected
+        assert "SITEA" not in subjects[0].expected
     assert _labs("A01") == []
+    # the same bundle from SITEA's investigator is written
+    ok = import_bundle(
+        _bundle("feed_a01.json"), user=users["investigator"], today=TODAY, commit=True
+    )
+    assert ok.committed
 
 
 def test_the_api_checks_role_and_site_and_answers_with_grades(loaded, users) -> None:  # type: ignore[no-untyped-def]

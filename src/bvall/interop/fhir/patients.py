@@ -67,13 +67,15 @@ class PatientMatching:
         return self.default_system
 
     def _describe(self) -> str:
-        parts = [
+        # Site codes are not named: an error never tells a caller about other sites.
+        text = (
             "the Patient's resource id"
             if self.default_system is None
             else f"an identifier of system {self.default_system}"
-        ]
-        parts += [f"{s}: identifier system {v}" for s, v in self.site_systems.items()]
-        return "; ".join(parts)
+        )
+        return text + (
+            ", or the identifier system of the patient's site" if self.site_systems else ""
+        )
 
     def resolve(
         self, keys: list[Key], patients: Mapping[str, str | None] | None
