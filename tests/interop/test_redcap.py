@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def test_dictionary_has_redcaps_18_headers_and_one_instrument_per_table(
     assert list(dict.fromkeys(f.form for f in fields)) == list(TABLES)
     names = [f.name for f in fields]
     assert len(names) == len(set(names))  # REDCap variable names are unique project-wide
+    # REDCap: variable names lower case letters, digits and underscores, starting with a letter;
+    # checkbox choice codes become part of a column name (field___code)
+    assert [n for n in names if not re.fullmatch(r"[a-z][a-z0-9_]{0,99}", n)] == []
+    for f in fields:
+        if f.field_type == "checkbox":
+            assert all(re.fullmatch(r"[A-Za-z0-9_]+", code) for code, _ in f.choices)
     by = {f.name: f for f in fields}
     assert by["sex"].field_type == "dropdown"
     assert by["sex"].choices == (
