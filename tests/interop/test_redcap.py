@@ -255,3 +255,14 @@ def test_cli_round_trip_and_all_or_nothing(run_cli, tmp_path: Path) -> None:  # 
     )
     assert res.exit_code == 0
     assert "13 left for a person" in res.stdout
+
+
+def test_a_file_that_is_not_odm_is_refused_as_a_file_problem(
+    own_dictionary: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "export.xml"
+    bad.write_text("<ODM><ClinicalData>", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as exc:
+        load_redcap(own_dictionary, odm=bad)
+    assert [p.code for p in exc.value.problems] == ["file"]
+    assert "CDISC ODM" in exc.value.problems[0].expected
