@@ -126,8 +126,9 @@ def field_name(table: str, column: str) -> str:
     return f"{PREFIXES[table]}_{column}"
 
 
-def choices_for(table: str, col: Column) -> tuple[tuple[str, str], ...]:
-    """(raw code, label) of a column's vocabulary (lab tests for ``labs.test``)."""
+def choice_codes(table: str, col: Column) -> tuple[tuple[str, str, str], ...]:
+    """(bvall code, REDCap choice code, choice label) of a column's vocabulary (lab tests for
+    ``labs.test``); numbered 1..n when a code is not a valid REDCap choice code."""
     if table == "labs" and col.name == "test":
         terms = [(t.code, t.name) for t in load_lab_tests().values()]
     elif col.vocabulary is not None:
@@ -136,11 +137,16 @@ def choices_for(table: str, col: Column) -> tuple[tuple[str, str], ...]:
         return ()
     terms = [(code, label.replace("|", "/")) for code, label in terms]
     if all(_SAFE_CODE.match(code) for code, _ in terms):
-        return tuple(terms)
+        return tuple((code, code, label) for code, label in terms)
     return tuple(
-        (str(i), code if label == code else f"{code} ({label})")
+        (code, str(i), code if label == code else f"{code} ({label})")
         for i, (code, label) in enumerate(terms, start=1)
     )
+
+
+def choices_for(table: str, col: Column) -> tuple[tuple[str, str], ...]:
+    """(REDCap choice code, label) of a column's vocabulary, as the dictionary lists them."""
+    return tuple((raw, label) for _, raw, label in choice_codes(table, col))
 
 
 def _number(v: float | None) -> str:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem
 from bvall.errors import InputError, ValidationFailed
-from bvall.interop.redcap.dictionary import Field
+from bvall.interop.redcap.dictionary import Field, choice_codes
 from bvall.interop.redcap.mapping import FieldMapping, Placement
 
 REPEAT_INSTRUMENT = "redcap_repeat_instrument"
@@ -89,10 +89,12 @@ def render_records(cohort: Cohort, fields: list[Field]) -> str:
     by_table: dict[str, list[Field]] = {}
     for f in fields:
         by_table.setdefault(f.form, []).append(f)
-    to_raw = {
-        f.name: {label.split(" (")[0] if raw.isdigit() else raw: raw for raw, label in f.choices}
-        for f in fields
-    }
+    to_raw: dict[str, dict[str, str]] = {}
+    for f in fields:
+        col = f.bvall_column()
+        assert col is not None, f"internal: {f.name} is not a field of bvall's dictionary"
+        schema_col = TABLES[col[0]].column(col[1])
+        to_raw[f.name] = {code: raw for code, raw, _ in choice_codes(col[0], schema_col)}
     cols = _columns(fields)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
