@@ -250,7 +250,7 @@ class _Reader:
                 self.bad(row.line, f.name, text, "1 (yes) or 0 (no)", "type")
                 return None
             return text == "1"
-        if f.validation == "number_comma_decimal":
+        if f.validation.endswith("comma_decimal"):  # number_comma_decimal, number_2dp_comma_decimal
             return text.replace(",", ".")
         return text
 
