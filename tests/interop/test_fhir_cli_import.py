@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.live import load_benchmark
 
 BUNDLE = Path(__file__).parent / "data" / "fhir" / "feed_p06.json"
@@ -30,11 +28,5 @@ def test_fhir_import_checks_then_commits_once(tmp_path: Path) -> None:
         db, "SELECT DISTINCT history_change_reason FROM labs_history WHERE date IS NOT NULL"
     )
     assert reasons == [("FHIR bundle ehr-labs-P06-2024-11-02",)]
-    # sent again: already stored, nothing written twice
-    out = live.run_cli(tmp_path, *args, "--commit")
-    assert "wrote 0 lab row(s); 3 entr(ies) skipped" in out
-    # a day before the results: refused, every result named
-    with pytest.raises(RuntimeError, match=r"2 problem\(s\); nothing was written"):
-        live.run_cli(
-            tmp_path, "fhir", "import", str(BUNDLE), "--database", db, "--today", "2024-11-01"
-        )
+    # sending it again (skipped as already stored) and a future date (refused) are checked
+    # in-process in test_fhir_feed.py / test_fhir_bundle.py: each command here starts Django
