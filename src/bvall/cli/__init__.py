@@ -13,9 +13,11 @@ from bvall.cli import cohort as _cohort
 from bvall.cli import db as _db
 from bvall.cli import derive as _derive
 from bvall.cli import design as _design
+from bvall.cli import fhir as _fhir
 from bvall.cli import figures as _figures
 from bvall.cli import monitor as _monitor
 from bvall.cli import plan as _plan
+from bvall.cli import redcap as _redcap
 from bvall.cli import report as _report
 from bvall.cli import serve as _serve
 from bvall.cli import stats as _stats
@@ -65,6 +67,8 @@ app.command("tables")(_tables.tables)
 app.command("figures")(_figures.figures)
 app.command("report")(_report.report)
 app.add_typer(_cdisc.app, name="cdisc")
+app.add_typer(_fhir.app, name="fhir")
+app.add_typer(_redcap.app, name="redcap")
 
 
 def main(argv: list[str] | None = None) -> None:

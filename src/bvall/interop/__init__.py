@@ -1,1 +1,1 @@
-"""Data in and out at the edges: CDISC SDTM/ADaM out (:mod:`bvall.interop.cdisc`)."""
+"""Data in and out at the edges: FHIR lab feeds, REDCap projects, CDISC submissions."""

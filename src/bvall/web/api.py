@@ -335,6 +335,32 @@ def import_files(
     }
 
 
+@api.post(
+    "/fhir",
+    summary="A FHIR R4 Bundle of lab Observations (body, JSON): checked against the caller's "
+    "patients; commit=true writes its rows, all or none (audit reason: the bundle id)",
+    response={200: dict[str, Any], 201: dict[str, Any], 422: dict[str, Any]},
+)
+def fhir_feed(request: HttpRequest, commit: bool = False) -> Status[dict[str, Any]]:
+    from bvall.interop.fhir.feed import import_bundle
+
+    outcome = import_bundle(
+        request.body, user=request.user, today=dt.date.today(), commit=commit, label="body"
+    )
+    body = outcome.to_dict()
+    if not outcome.ok:
+        return Status(422, body)
+    if outcome.committed:
+        # the rows are written: their grades and alerts, derived now, are part of the answer
+        pids = sorted({r.patient_id for r in outcome.result.labs})
+        d = derived.latest(pids, wait=True).derivations
+        body["grades_alerts"] = {
+            pid: derived.patient_panels(pid, d.only([pid]))["grades_alerts"].rows for pid in pids
+        }
+        return Status(201, body)
+    return Status(200, body)
+
+
 @api.get("/audit", summary="Audit trail entries (newest first) with field-level changes")
 def audit(
     request: HttpRequest,

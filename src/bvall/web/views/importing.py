@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from bvall.cohort.io import read_tables
+from bvall.interop.redcap.upload import is_redcap_upload, read_redcap_upload
 from bvall.store import access
 from bvall.store.convert import ImportReport, import_tables
 
@@ -40,7 +41,9 @@ def _remove_stale_uploads() -> None:
 
 def _check(folder: Path, user: object, reason: str, commit: bool) -> ImportReport:
     paths = sorted(p for p in folder.iterdir() if p.is_file())
-    raw, files, problems = read_tables(paths)
+    # a REDCap dictionary with its records is another kind of import, recognised by content
+    reader = read_redcap_upload if is_redcap_upload(paths) else read_tables
+    raw, files, problems = reader(paths)
     if problems:
         return ImportReport(problems=problems)
     return import_tables(raw, files=files, user=user, reason=reason, commit=commit)
