@@ -21,7 +21,8 @@ from bvall.stats import (
 )
 
 app = typer.Typer(
-    help="Quick calculators: binomial confidence intervals, Fisher's exact test, Kaplan–Meier.",
+    help="Quick calculators: binomial confidence intervals, Fisher's exact test, Kaplan–Meier, "
+    "median follow-up.",
     no_args_is_help=True,
 )
 

@@ -1,7 +1,7 @@
 """Statistics for a cohort analysis, checked against R (``tests/reference/stats/``).
 
 * :mod:`~bvall.stats.describe`: median (range), IQR, n (%) with denominators and missing counts.
-* :mod:`~bvall.stats.binomial`: seven binomial confidence intervals, the method always named.
+* :mod:`~bvall.stats.binomial`: eight binomial confidence intervals, the method always named.
 * :mod:`~bvall.stats.exact`: Fisher's exact test (2 × 2 as R, with the conditional MLE odds
   ratio; r × c exact).
 * :mod:`~bvall.stats.survival`: Kaplan–Meier with Greenwood variance and R's intervals,
