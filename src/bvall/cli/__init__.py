@@ -33,6 +33,7 @@ class CommandEntry:
     def load(self, name: str) -> Any:
         """Import the command's module and build its Click command named ``name``."""
         target = getattr(importlib.import_module(self.module), self.attribute)
+        command: Any
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from bvall.design.validation import (
     check_error_rate,
@@ -113,9 +113,8 @@ def compute_simon_characteristics(
     check_rate("p", p)
     n2 = n - n1
     x1 = np.arange(r1 + 1, n1 + 1)
-    pet = float(stats.binom.cdf(r1, n1, p))
-    # P(X2 > r - x1); binom.sf handles r - x1 < 0 (probability 1).
-    reject = float(np.sum(stats.binom.pmf(x1, n1, p) * stats.binom.sf(r - x1, n2, p)))
+    pet = float(special.bdtr(r1, n1, p))
+    reject = float(np.sum(binomial_pmf(x1, n1, p) * binomial_sf(r - x1, n2, p)))
     return SimonCharacteristics(p=p, reject=reject, pet=pet, en=n1 + (1.0 - pet) * n2)
 
 
@@ -123,9 +122,27 @@ def _binomial_tables(nmax: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     """pmf[m, k] = P(Bin(m, p) = k) and sf[m, k] = P(Bin(m, p) > k) for 0 <= k, m <= nmax."""
     m = np.arange(nmax + 1)[:, None]
     k = np.arange(nmax + 1)[None, :]
-    pmf = stats.binom.pmf(k, m, p)
-    sf = stats.binom.sf(k, m, p)
-    return pmf, sf
+    return binomial_pmf(k, m, p), binomial_sf(k, m, p)
+
+
+# The binomial distribution from scipy.special (its Cephes/Boost functions are what scipy.stats'
+# binom calls): importing scipy.stats would add about a second to `bvall design simon`.
+
+
+def binomial_pmf(k: Any, m: Any, p: float) -> np.ndarray:
+    """P(Bin(m, p) = k), elementwise; 0 where k < 0 or k > m."""
+    k, m = np.asarray(k), np.asarray(m)
+    inside = (k >= 0) & (k <= m)
+    kk, mm = np.where(inside, k, 0), np.where(inside, m, 0)
+    return np.where(inside, special.comb(mm, kk) * p**kk * (1 - p) ** (mm - kk), 0.0)
+
+
+def binomial_sf(k: Any, m: Any, p: float) -> np.ndarray:
+    """P(Bin(m, p) > k), elementwise: 1 where k < 0, 0 where k >= m."""
+    k, m = np.asarray(k), np.asarray(m)
+    inside = (k >= 0) & (k < m)
+    tail = special.bdtrc(np.where(inside, k, 0), np.where(inside, m, 1), p)
+    return np.where(k < 0, 1.0, np.where(inside, tail, 0.0))
 
 
 def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndarray:
