@@ -11,6 +11,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,23 +64,30 @@ def test_plan_imports_neither_numpy_nor_pandas() -> None:
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "allowed"),
     [
-        ("stats", "ci", "11", "12", "--method", "all"),
-        ("stats", "fisher", "3", "1", "1", "3"),
-        ("design", "simon", "--p0", "0.2", "--p1", "0.4"),
+        (("stats", "ci", "11", "12", "--method", "all"), {"numpy", "scipy"}),
+        (("stats", "fisher", "3", "1", "1", "3"), {"numpy"}),
+        (("stats", "km", "{csv}", "--time", "t", "--event", "e", "--at", "2"), {"numpy"}),
+        (("stats", "followup", "{csv}", "--time", "t", "--event", "e"), {"numpy"}),
+        (("design", "simon", "--p0", "0.2", "--p1", "0.4"), {"numpy", "scipy"}),
     ],
-    ids=["stats-ci", "stats-fisher", "design-simon"],
+    ids=["stats-ci", "stats-fisher", "stats-km", "stats-followup", "design-simon"],
 )
-def test_calculators_import_numpy_and_scipy_special_only(args: tuple[str, ...]) -> None:
+def test_calculators_import_only_what_they_compute_with(
+    args: tuple[str, ...], allowed: set[str], tmp_path: Path
+) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("t,e\n1,1\n2,0\n3,1\n4,0\n", encoding="utf-8")
+    argv = [a.replace("{csv}", str(csv)) for a in args]
     probe = _PROBE % json.dumps(["scipy.stats", "scipy.optimize", "scipy.signal", *ENGINES])
     probe = probe.replace('m.split(".")[0] for m in sys.modules', "m for m in sys.modules")
     proc = subprocess.run(
-        [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     line = [x for x in proc.stderr.splitlines() if x.startswith("LOADED ")][-1]
-    assert set(json.loads(line.removeprefix("LOADED "))) <= {"numpy", "scipy"}
+    assert set(json.loads(line.removeprefix("LOADED "))) <= allowed
 
 
 def test_help_lists_every_command_with_its_help(run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -135,3 +135,11 @@ def test_numpy_counts_are_accepted() -> None:
 def test_unknown_method_suggests() -> None:
     with pytest.raises(UnknownNameError, match="'agresti_coull' is not known; did you mean"):
         compute_binomial_ci(1, 2, "agresti_coull")
+
+
+def test_method_names_are_the_methods_computed() -> None:
+    from bvall.stats import METHOD_LABELS
+    from bvall.stats.binomial import _METHODS
+
+    assert tuple(_METHODS) == BINOMIAL_METHODS
+    assert tuple(METHOD_LABELS) == BINOMIAL_METHODS

@@ -11,16 +11,10 @@ import typer
 
 from bvall.cli._output import OutputFormat, console, emit_json, print_table
 from bvall.errors import InputError
-from bvall.stats import (
-    ALTERNATIVES,
-    BINOMIAL_METHODS,
-    CONF_TYPES,
-    check_binomial_method,
-    compute_binomial_cis,
-    compute_fisher_exact,
-    compute_kaplan_meier,
-    compute_median_followup,
-)
+from bvall.stats import ALTERNATIVES, BINOMIAL_METHODS, CONF_TYPES
+
+# Each command imports its computation when it runs: `stats fisher` and `stats km` need NumPy
+# only, `stats ci` scipy.special too.
 
 app = typer.Typer(
     help="Quick calculators: binomial confidence intervals, Fisher's exact test, Kaplan–Meier, "
@@ -62,7 +56,9 @@ def ci(
     level: LevelOpt = 0.95,
     output: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Confidence interval for the proportion X/N by one method or all seven."""
+    """Confidence interval for the proportion X/N by one method or all of them."""
+    from bvall.stats import check_binomial_method, compute_binomial_cis
+
     xi, ni = _count("X", x), _count("N", n)
     methods = list(BINOMIAL_METHODS) if method == "all" else [check_binomial_method(method)]
     results = compute_binomial_cis(xi, ni, methods, level)
@@ -107,6 +103,8 @@ def fisher(
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Fisher's exact test (R conventions): p-value, conditional MLE odds ratio and its CI."""
+    from bvall.stats import compute_fisher_exact
+
     if table is not None and cells:
         raise InputError("Give either four cells A B C D or --table, not both.")
     if table is not None:
@@ -190,6 +188,8 @@ def km(
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Kaplan–Meier estimate (as R survfit): landmarks, numbers at risk and the median."""
+    from bvall.stats import compute_kaplan_meier
+
     times, events = _read_times_csv(file, time, event)
     landmarks: list[float] = []
     for part in (at or "").split(","):
@@ -260,6 +260,8 @@ def followup(
     The reverse Kaplan–Meier median is R's ``survfit(Surv(time, 1 - event) ~ 1)`` median with
     its confidence limits (censoring as the event; Schemper & Smith 1996).
     """
+    from bvall.stats import compute_median_followup
+
     times, events = _read_times_csv(file, time, event)
     fu = compute_median_followup(times, events, conf_type, level)
     if output is OutputFormat.json:

@@ -20,13 +20,12 @@ from bvall._exports import export_lazily
 
 if TYPE_CHECKING:
     from bvall.stats.binomial import (
-        BINOMIAL_METHODS,
-        METHOD_LABELS,
         BinomialCI,
         check_binomial_method,
         compute_binomial_ci,
         compute_binomial_cis,
     )
+    from bvall.stats.binomial_names import BINOMIAL_METHODS, METHOD_LABELS
     from bvall.stats.competing import (
         CIF_CONF_TYPES,
         CumulativeIncidence,
@@ -63,9 +62,8 @@ if TYPE_CHECKING:
 
 # Each submodule is imported when one of its names is first used (bvall._exports).
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "bvall.stats.binomial_names": ("BINOMIAL_METHODS", "METHOD_LABELS"),
     "bvall.stats.binomial": (
-        "BINOMIAL_METHODS",
-        "METHOD_LABELS",
         "BinomialCI",
         "check_binomial_method",
         "compute_binomial_ci",

@@ -45,31 +45,17 @@ from typing import Any
 from scipy import special
 
 from bvall.errors import InputError, UnknownNameError, suggest
+from bvall.stats.binomial_names import BINOMIAL_METHODS, METHOD_LABELS
 from bvall.stats.roots import find_root
 
-#: Method names accepted everywhere (CLI, reports, claim catalogues), in display order.
-BINOMIAL_METHODS: tuple[str, ...] = (
-    "wald",
-    "wilson",
-    "wilson-cc",
-    "wilson-hmisc",
-    "agresti-coull",
-    "clopper-pearson",
-    "jeffreys",
-    "mid-p",
-)
-
-#: Human-readable names, for tables and footnotes.
-METHOD_LABELS: dict[str, str] = {
-    "wald": "Wald",
-    "wilson": "Wilson score",
-    "wilson-cc": "Wilson score with continuity correction (Newcombe method 4)",
-    "wilson-hmisc": "Wilson score, Hmisc::binconf (adjusted at x = 1 and x = n − 1)",
-    "agresti-coull": "Agresti–Coull",
-    "clopper-pearson": "Clopper–Pearson (exact)",
-    "jeffreys": "Jeffreys",
-    "mid-p": "Mid-p (exact)",
-}
+__all__ = [
+    "BINOMIAL_METHODS",
+    "METHOD_LABELS",
+    "BinomialCI",
+    "check_binomial_method",
+    "compute_binomial_ci",
+    "compute_binomial_cis",
+]
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def _published(published: Cohort) -> dict[str, dict[str, Any]]:
     for a in published["adverse_events"].to_pylist():
         out[a["patient_id"]].setdefault("aes", []).append(a)
     for a in READ_ADVERSE_EVENTS:
-        out[a["patient_id"]].setdefault("aes", []).append(a)
+        out[str(a["patient_id"])].setdefault("aes", []).append(a)
     return out
 
 
