@@ -119,10 +119,12 @@ def compute_simon_characteristics(
 
 
 def _binomial_tables(nmax: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """pmf[m, k] = P(Bin(m, p) = k) and sf[m, k] = P(Bin(m, p) > k) for 0 <= k, m <= nmax."""
+    """pmf[m, k] = P(Bin(m, p) = k) for 0 <= k, m <= nmax, and sf[m, nmax + k] =
+    P(Bin(m, p) > k) for -nmax <= k <= nmax (1 for k < 0, 0 for k >= m): one lookup, no
+    clipping, in the search's inner loop."""
     m = np.arange(nmax + 1)[:, None]
     k = np.arange(nmax + 1)[None, :]
-    return binomial_pmf(k, m, p), binomial_sf(k, m, p)
+    return binomial_pmf(k, m, p), binomial_sf(np.arange(-nmax, nmax + 1)[None, :], m, p)
 
 
 # The binomial distribution from scipy.special (its Cephes/Boost functions are what scipy.stats'
@@ -152,11 +154,10 @@ def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndar
     pair for one (n1, n2) costs one matrix operation.
     """
     n = n1 + n2
+    offset = (sf.shape[1] - 1) // 2  # sf[m, offset + k] = P(Bin(m, p) > k)
     x1 = np.arange(n1 + 1)[:, None]
     r = np.arange(n + 1)[None, :]
-    k = r - x1  # X2 must exceed r - x1
-    tail = np.where(k < 0, 1.0, sf[n2, np.clip(k, 0, n2)])
-    tail = np.where(k >= n2, 0.0, tail)
+    tail = sf[n2, offset + r - x1]  # X2 must exceed r - x1
     terms = pmf[n1, : n1 + 1][:, None] * tail
     # R[r1] sums x1 = r1+1..n1: reverse cumulative sum shifted by one row.
     rev = np.cumsum(terms[::-1], axis=0)[::-1]
