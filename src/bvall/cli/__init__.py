@@ -3,7 +3,8 @@
 Start-up is kept short: this module imports no command. :data:`COMMANDS` names each command,
 the module holding it and its one-line help; the module is imported only when its command runs
 (Click's "lazy group" pattern), so ``bvall --help``, ``bvall --version`` and a mistyped option
-import no engine (no pandas, Ibis, matplotlib, Django, DuckDB or SciPy).
+import no engine (no pandas, Ibis, matplotlib, Django, DuckDB, NumPy or SciPy). A new command
+is one entry of :data:`COMMANDS`.
 """
 
 from __future__ import annotations
