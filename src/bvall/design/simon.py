@@ -166,6 +166,18 @@ def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndar
     return out
 
 
+def _reject_at(
+    pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int, r1: np.ndarray, r: np.ndarray
+) -> np.ndarray:
+    """:func:`_reject_matrix` at the pairs (r1[i], r[i]) only, with the same arithmetic (the
+    same terms summed in the same order), so the values are identical."""
+    offset = (sf.shape[1] - 1) // 2
+    x1 = np.arange(n1 + 1)[:, None]
+    terms = pmf[n1, : n1 + 1][:, None] * sf[n2, offset + r[None, :] - x1]
+    rev = np.cumsum(terms[::-1], axis=0)[::-1]
+    return rev[r1 + 1, np.arange(r.size)]  # r1 < n1: the sum over x1 = r1 + 1 .. n1
+
+
 @dataclass(frozen=True)
 class _Best:
     n: int
@@ -198,7 +210,7 @@ def _best_per_n(p0: float, p1: float, alpha: float, power: float, nmax: int) -> 
                 continue
             r1v = r1s[valid]
             rv = r_star[valid]
-            rej0 = _reject_matrix(pmf0, sf0, n1, n2)[r1v, rv]
+            rej0 = _reject_at(pmf0, sf0, n1, n2, r1v, rv)
             ok = rej0 <= alpha + tol
             if not ok.any():
                 continue
