@@ -1,4 +1,4 @@
-"""`bvall stats ci|fisher|km` as a user meets them; numbers against the R references."""
+"""`bvall stats ci|fisher|km|followup` as a user meets them; numbers against the R references."""
 
 from __future__ import annotations
 
@@ -200,6 +200,47 @@ def test_km_bad_input(run_cli, tmp_path: Path, content: str, args: list[str], me
     result = run_cli("stats", "km", str(path), *flat)
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_followup_json_matches_r(run_cli, lung_csv: Path) -> None:  # type: ignore[no-untyped-def]
+    # tests/reference/stats/survival.R: survfit(Surv(time, 1 - status) ~ 1), median(), range()
+    result = run_cli(
+        "stats", "followup", str(lung_csv), "--time", "days", "--event", "died", "--format", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    ref = next(r for r in rows("km_followup.csv") if r["dataset"] == "lung")
+    assert out["median"] == pytest.approx(
+        {"estimate": num(ref["median"]), "lower": num(ref["lower"]), "upper": num(ref["upper"])},
+        rel=1e-10,
+    )
+    assert out["crude"] == {
+        "median": num(ref["observed_median"]),
+        "minimum": num(ref["minimum"]),
+        "maximum": num(ref["maximum"]),
+    }
+    assert out["n"] == 228
+    assert "reverse Kaplan–Meier" in out["method"]
+
+
+def test_followup_table_says_not_reached(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "few.csv"
+    path.write_text("\ufeffdays,died\n1,1\n5,0\n7,0\n9,1\n", encoding="utf-8")
+    result = run_cli("stats", "followup", str(path), "--time", "days", "--event", "died")
+    assert result.exit_code == 0, result.stderr
+    # R 4.2.2: quantile(survfit(Surv(days, 1 - died) ~ 1), 0.5) gives 7, lower 5, upper NA
+    assert "median follow-up 7 (95% CI 5 – not reached" in result.stdout
+    assert "crude median of the observed times 6 (range 1 – 9)" in result.stdout
+
+
+def test_followup_bad_input(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "fu.csv"
+    path.write_text("days,died\n1,1\n5,maybe\n", encoding="utf-8")
+    result = run_cli("stats", "followup", str(path), "--time", "days", "--event", "died")
+    assert result.exit_code == 1
+    assert "fu.csv, line 3, column 'died': 'maybe' is not an event indicator" in result.stderr
+    result = run_cli("stats", "followup", str(path), "--time", "t", "--event", "died")
+    assert "Column 't' is not in fu.csv; columns: days, died" in result.stderr
 
 
 def test_km_missing_file(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

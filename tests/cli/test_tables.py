@@ -54,3 +54,18 @@ def test_csv_and_rich_table(run_cli: Callable[..., Any]) -> None:
     assert r.exit_code == 0, r.stderr
     assert "Cytokine release syndrome" in r.stdout
     assert "ᴿ" in r.stdout  # the published grades are reported, and marked so
+
+
+def test_wilson_hmisc_gives_the_papers_interval(run_cli: Callable[..., Any]) -> None:
+    r = run_cli(
+        "tables", "published", "--table", "table-response", "--ci-method", "wilson-hmisc",
+        "--format", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["settings"]["ci_method"] == "wilson-hmisc"
+    texts = [row["cells"][0]["text"] for row in d["tables"][0]["rows"] if row["cells"]]
+    # R Hmisc::binconf(12, 13) = 0.6668605-0.9960544, the paper's "66.7% to 99.6%";
+    # binconf(10, 10) = 0.7224672-1
+    assert "12/13 (92.3%); 95% CI 66.7–99.6" in texts
+    assert "10/10 (100.0%); 95% CI 72.2–100.0; missing 3" in texts

@@ -60,7 +60,6 @@ TABLE2_AES = {
         ("Lung infection", 3),
         ("Fibrinogen decreased", 3),
         ("Cytokine release syndrome", 1),
-        ("Febrile neutropenia", None),
     },
     "P09": {("Transaminases increased", 1), ("Fibrinogen decreased", 2)},
     "P10": {

@@ -143,3 +143,18 @@ def test_impossible_design_is_rejected() -> None:
         compute_simon_characteristics(13, 13, 20, 43, 0.2)
     with pytest.raises(InputError, match=r"n1=43 must satisfy 1 <= n1 < n=43"):
         compute_simon_characteristics(3, 43, 12, 43, 0.2)
+
+
+def test_binomial_functions_agree_with_scipy_stats() -> None:
+    # simon.py takes the binomial distribution from scipy.special (start-up time); it must give
+    # scipy.stats.binom's values, including k < 0 and k > m.
+    import numpy as np
+    from scipy import stats
+
+    from bvall.design.simon import binomial_pmf, binomial_sf
+
+    m = np.arange(0, 61)[:, None]
+    k = np.arange(-3, 64)[None, :]
+    for p in (0.01, 0.2, 0.5, 0.73, 0.99):
+        assert np.allclose(binomial_pmf(k, m, p), stats.binom.pmf(k, m, p), rtol=1e-12, atol=1e-15)
+        assert np.allclose(binomial_sf(k, m, p), stats.binom.sf(k, m, p), rtol=1e-12, atol=1e-15)

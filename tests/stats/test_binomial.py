@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bvall.errors import InputError, UnknownNameError
@@ -56,6 +58,34 @@ def test_clinical_table(x: int, n: int, method: str, lower: float, upper: float)
     assert (round(ci.lower, 4), round(ci.upper, 4)) == (lower, upper)
 
 
+@pytest.mark.parametrize(
+    ("x", "n", "printed"),
+    # The seed paper (Results): "11 patients (91.7%; 95% CI, 64.6% to 99.6%)" and "Twelve out of
+    # the 13 patients (92.3%; 95% CI, 66.7% to 99.6%)", called Agresti–Coull in its methods.
+    [(11, 12, "64.6–99.6%"), (12, 13, "66.7–99.6%")],
+)
+def test_wilson_hmisc_gives_the_papers_intervals(x: int, n: int, printed: str) -> None:
+    ci = compute_binomial_ci(x, n, "wilson-hmisc")
+    assert f"CI {printed}" in ci.format()
+    # ... which Agresti–Coull does not (its upper limit is 100.0%)
+    assert f"CI {printed}" not in compute_binomial_ci(x, n, "agresti-coull").format()
+
+
+def test_wilson_hmisc_adjusts_only_at_one_and_n_minus_one() -> None:
+    # Hmisc::binconf: -log(1 - alpha)/n at x = 1 (lower), 1 + log(1 - alpha)/n at x = n - 1 (upper)
+    for x in range(0, 8):
+        hmisc, wilson = (
+            compute_binomial_ci(x, 7, "wilson-hmisc"),
+            compute_binomial_ci(x, 7, "wilson"),
+        )
+        assert (hmisc.lower == wilson.lower) is (x != 1)
+        assert (hmisc.upper == wilson.upper) is (x != 6)
+    assert compute_binomial_ci(1, 7, "wilson-hmisc").lower == pytest.approx(-math.log(0.95) / 7)
+    assert compute_binomial_ci(6, 7, "wilson-hmisc", 0.9).upper == pytest.approx(
+        1 + math.log(0.9) / 7
+    )
+
+
 @pytest.mark.parametrize("method", BINOMIAL_METHODS)
 def test_boundaries(method: str) -> None:
     zero = compute_binomial_ci(0, 9, method)
@@ -72,7 +102,7 @@ def test_all_methods_in_order_and_named() -> None:
     cis = compute_binomial_cis(11, 12)
     assert [c.method for c in cis] == list(BINOMIAL_METHODS)
     assert cis[0].format() == "91.7% (11/12; 95% CI 76.0–100.0%, Wald)"
-    assert "Agresti–Coull" in cis[3].format()
+    assert "Agresti–Coull" in cis[4].format()
 
 
 @pytest.mark.parametrize(
@@ -105,3 +135,11 @@ def test_numpy_counts_are_accepted() -> None:
 def test_unknown_method_suggests() -> None:
     with pytest.raises(UnknownNameError, match="'agresti_coull' is not known; did you mean"):
         compute_binomial_ci(1, 2, "agresti_coull")
+
+
+def test_method_names_are_the_methods_computed() -> None:
+    from bvall.stats import METHOD_LABELS
+    from bvall.stats.binomial import _METHODS
+
+    assert tuple(_METHODS) == BINOMIAL_METHODS
+    assert tuple(METHOD_LABELS) == BINOMIAL_METHODS

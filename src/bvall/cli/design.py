@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bvall.cli._output import OutputFormat, console, emit_json, print_table
-from bvall.design import (
-    CountSnapshot,
-    Scenario,
-    classify_trial,
-    compute_bop2_characteristics,
-    compute_bop2_design,
-    compute_simon_analysis,
-    compute_simon_designs,
-    design_to_document,
-    informed_beta_prior,
-    informed_dirichlet_prior,
-    make_toxicity_monitor,
-    read_design,
-    simulate_characteristics,
-    write_design,
-)
-from bvall.design.priors import BetaPrior, DirichletPrior
-from bvall.design.sequential import OperatingCharacteristics
 from bvall.errors import InputError
+
+if TYPE_CHECKING:
+    from bvall.design import BetaPrior, DirichletPrior, OperatingCharacteristics, Scenario
+
+# Each command imports the part of bvall.design it uses when it runs: `design simon` needs the
+# binomial search only, not the BOP2 calibration and its SciPy modules.
 
 app = typer.Typer(
     help="Design phase II trials (Simon, BOP2, toxicity monitoring) and check data against them.",
@@ -153,8 +141,12 @@ def simon(
     toxicity_window_day: WindowOpt = None,
 ) -> None:
     """Simon two-stage designs: minimax, admissible and optimal (exact binomial search)."""
+    from bvall.design import compute_simon_designs
+
     designs = compute_simon_designs(p0, p1, alpha, power, nmax)
     if save is not None:
+        from bvall.design import write_design
+
         chosen = [d for d in designs if d.kind == save_type]
         if not chosen:
             raise InputError(f"--save-type={save_type!r}; expected 'optimal' or 'minimax'.")
@@ -208,6 +200,8 @@ def simon_analysis(
     output: Fmt = OutputFormat.table,
 ) -> None:
     """Final analysis of a Simon trial: p-value, UMVUE and exact CI (methods named)."""
+    from bvall.design import compute_simon_analysis
+
     a = compute_simon_analysis(r1, n1, r, n, p0, stage1, total, level)
     if output is OutputFormat.json:
         emit_json(a.to_dict())
@@ -246,6 +240,8 @@ def simon_analysis(
 
 
 def _scenarios(specs: list[str], joint: bool) -> list[Scenario]:
+    from bvall.design import Scenario
+
     out = []
     for spec in specs:
         label, _, values = spec.rpartition(":")
@@ -312,6 +308,16 @@ def bop2(
     toxicity_window_day: WindowOpt = None,
 ) -> None:
     """BOP2 design (Zhou, Lee & Yuan 2017): calibrated boundaries and operating characteristics."""
+    from bvall.design import (
+        compute_bop2_characteristics,
+        compute_bop2_design,
+        design_to_document,
+        informed_beta_prior,
+        informed_dirichlet_prior,
+        simulate_characteristics,
+        write_design,
+    )
+
     lk = _looks(looks, n, every, first)
     joint = tox_null is not None or tox_alt is not None
     pe: BetaPrior | None = None
@@ -397,6 +403,13 @@ def monitor(
     toxicity_window_day: WindowOpt = None,
 ) -> None:
     """Continuous toxicity monitoring (Beta-binomial, Thall-Simon-Estey style): boundary table."""
+    from bvall.design import (
+        design_to_document,
+        informed_beta_prior,
+        make_toxicity_monitor,
+        write_design,
+    )
+
     p = (
         informed_beta_prior("crs_icans_grade3plus", prior_weight)
         if _check_prior(prior) == "informed"
@@ -453,6 +466,8 @@ def evaluate(
     output: Fmt = OutputFormat.table,
 ) -> None:
     """Evaluate a saved design against cumulative counts: continue or stop, and why."""
+    from bvall.design import CountSnapshot, classify_trial, read_design
+
     design = read_design(design_file)
     snaps = []
     for c in counts:

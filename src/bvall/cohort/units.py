@@ -11,10 +11,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from bvall.errors import SpecError, UnknownNameError, UnknownUnitError, suggest
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @cache
@@ -136,6 +138,10 @@ def unit_factor_table() -> pa.Table:
     A small table meant to be joined to the labs table inside a query engine (DuckDB/Ibis), so
     conversion runs at cohort scale without Python loops. Spellings include every alias.
     """
+    # Arrow is the query engine's format, imported here: the rest of this module (unit lookups
+    # for regimen specs, forms and `bvall plan`) must not load it (about 0.2 s).
+    import pyarrow as pa
+
     rows: dict[str, list[object]] = {"test": [], "unit": [], "factor": [], "canonical_unit": []}
     aliases = _unit_aliases()
     for test in load_lab_tests().values():

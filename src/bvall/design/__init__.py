@@ -13,42 +13,114 @@ Public API (see ``docs/design.md``):
 * Live monitoring: :func:`classify_trial` with :class:`PatientOutcome` / :class:`CountSnapshot`.
 """
 
-from bvall.design.bop2 import (
-    Bop2Design,
-    CalibrationGrid,
-    compute_bop2_boundaries,
-    compute_bop2_characteristics,
-    compute_bop2_cutoff,
-    compute_bop2_design,
-    make_bop2_design,
-)
-from bvall.design.decision import CountSnapshot, PatientOutcome, TrialDecision, classify_trial
-from bvall.design.files import design_from_document, design_to_document, read_design, write_design
-from bvall.design.monitor import ToxicityMonitor, compute_monitor_boundaries, make_toxicity_monitor
-from bvall.design.priors import (
-    BetaPrior,
-    DirichletPrior,
-    informed_beta_prior,
-    informed_dirichlet_prior,
-    load_published_counts,
-    vague_beta_prior,
-    vague_dirichlet_prior,
-)
-from bvall.design.sequential import (
-    Boundaries,
-    OperatingCharacteristics,
-    Scenario,
-    compute_exact_characteristics,
-    simulate_characteristics,
-)
-from bvall.design.simon import (
-    SimonCharacteristics,
-    SimonDesign,
-    compute_simon_characteristics,
-    compute_simon_designs,
-    make_simon_design,
-)
-from bvall.design.simon_inference import SimonAnalysis, compute_simon_analysis
+from typing import TYPE_CHECKING
+
+from bvall._exports import export_lazily
+
+if TYPE_CHECKING:
+    from bvall.design.bop2 import (
+        Bop2Design,
+        CalibrationGrid,
+        compute_bop2_boundaries,
+        compute_bop2_characteristics,
+        compute_bop2_cutoff,
+        compute_bop2_design,
+        make_bop2_design,
+    )
+    from bvall.design.decision import CountSnapshot, PatientOutcome, TrialDecision, classify_trial
+    from bvall.design.files import (
+        design_from_document,
+        design_to_document,
+        read_design,
+        write_design,
+    )
+    from bvall.design.monitor import (
+        ToxicityMonitor,
+        compute_monitor_boundaries,
+        make_toxicity_monitor,
+    )
+    from bvall.design.priors import (
+        BetaPrior,
+        DirichletPrior,
+        informed_beta_prior,
+        informed_dirichlet_prior,
+        load_published_counts,
+        vague_beta_prior,
+        vague_dirichlet_prior,
+    )
+    from bvall.design.sequential import (
+        Boundaries,
+        OperatingCharacteristics,
+        Scenario,
+        compute_exact_characteristics,
+        simulate_characteristics,
+    )
+    from bvall.design.simon import (
+        SimonCharacteristics,
+        SimonDesign,
+        compute_simon_characteristics,
+        compute_simon_designs,
+        make_simon_design,
+    )
+    from bvall.design.simon_inference import SimonAnalysis, compute_simon_analysis
+
+# Each submodule is imported when one of its names is first used (bvall._exports).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "bvall.design.bop2": (
+        "Bop2Design",
+        "CalibrationGrid",
+        "compute_bop2_boundaries",
+        "compute_bop2_characteristics",
+        "compute_bop2_cutoff",
+        "compute_bop2_design",
+        "make_bop2_design",
+    ),
+    "bvall.design.decision": (
+        "CountSnapshot",
+        "PatientOutcome",
+        "TrialDecision",
+        "classify_trial",
+    ),
+    "bvall.design.files": (
+        "design_from_document",
+        "design_to_document",
+        "read_design",
+        "write_design",
+    ),
+    "bvall.design.monitor": (
+        "ToxicityMonitor",
+        "compute_monitor_boundaries",
+        "make_toxicity_monitor",
+    ),
+    "bvall.design.priors": (
+        "BetaPrior",
+        "DirichletPrior",
+        "informed_beta_prior",
+        "informed_dirichlet_prior",
+        "load_published_counts",
+        "vague_beta_prior",
+        "vague_dirichlet_prior",
+    ),
+    "bvall.design.sequential": (
+        "Boundaries",
+        "OperatingCharacteristics",
+        "Scenario",
+        "compute_exact_characteristics",
+        "simulate_characteristics",
+    ),
+    "bvall.design.simon": (
+        "SimonCharacteristics",
+        "SimonDesign",
+        "compute_simon_characteristics",
+        "compute_simon_designs",
+        "make_simon_design",
+    ),
+    "bvall.design.simon_inference": (
+        "SimonAnalysis",
+        "compute_simon_analysis",
+    ),
+}
+__getattr__, __dir__ = export_lazily(__name__, _EXPORTS)
 
 __all__ = [
     "BetaPrior",

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from bvall.design.validation import (
     check_error_rate,
@@ -113,19 +113,38 @@ def compute_simon_characteristics(
     check_rate("p", p)
     n2 = n - n1
     x1 = np.arange(r1 + 1, n1 + 1)
-    pet = float(stats.binom.cdf(r1, n1, p))
-    # P(X2 > r - x1); binom.sf handles r - x1 < 0 (probability 1).
-    reject = float(np.sum(stats.binom.pmf(x1, n1, p) * stats.binom.sf(r - x1, n2, p)))
+    pet = float(special.bdtr(r1, n1, p))
+    reject = float(np.sum(binomial_pmf(x1, n1, p) * binomial_sf(r - x1, n2, p)))
     return SimonCharacteristics(p=p, reject=reject, pet=pet, en=n1 + (1.0 - pet) * n2)
 
 
 def _binomial_tables(nmax: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """pmf[m, k] = P(Bin(m, p) = k) and sf[m, k] = P(Bin(m, p) > k) for 0 <= k, m <= nmax."""
+    """pmf[m, k] = P(Bin(m, p) = k) for 0 <= k, m <= nmax, and sf[m, nmax + k] =
+    P(Bin(m, p) > k) for -nmax <= k <= nmax (1 for k < 0, 0 for k >= m): one lookup, no
+    clipping, in the search's inner loop."""
     m = np.arange(nmax + 1)[:, None]
     k = np.arange(nmax + 1)[None, :]
-    pmf = stats.binom.pmf(k, m, p)
-    sf = stats.binom.sf(k, m, p)
-    return pmf, sf
+    return binomial_pmf(k, m, p), binomial_sf(np.arange(-nmax, nmax + 1)[None, :], m, p)
+
+
+# The binomial distribution from scipy.special (its Cephes/Boost functions are what scipy.stats'
+# binom calls): importing scipy.stats would add about a second to `bvall design simon`.
+
+
+def binomial_pmf(k: Any, m: Any, p: float) -> np.ndarray:
+    """P(Bin(m, p) = k), elementwise; 0 where k < 0 or k > m."""
+    k, m = np.asarray(k), np.asarray(m)
+    inside = (k >= 0) & (k <= m)
+    kk, mm = np.where(inside, k, 0), np.where(inside, m, 0)
+    return np.where(inside, special.comb(mm, kk) * p**kk * (1 - p) ** (mm - kk), 0.0)
+
+
+def binomial_sf(k: Any, m: Any, p: float) -> np.ndarray:
+    """P(Bin(m, p) > k), elementwise: 1 where k < 0, 0 where k >= m."""
+    k, m = np.asarray(k), np.asarray(m)
+    inside = (k >= 0) & (k < m)
+    tail = special.bdtrc(np.where(inside, k, 0), np.where(inside, m, 1), p)
+    return np.where(k < 0, 1.0, np.where(inside, tail, 0.0))
 
 
 def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndarray:
@@ -135,17 +154,28 @@ def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndar
     pair for one (n1, n2) costs one matrix operation.
     """
     n = n1 + n2
+    offset = (sf.shape[1] - 1) // 2  # sf[m, offset + k] = P(Bin(m, p) > k)
     x1 = np.arange(n1 + 1)[:, None]
     r = np.arange(n + 1)[None, :]
-    k = r - x1  # X2 must exceed r - x1
-    tail = np.where(k < 0, 1.0, sf[n2, np.clip(k, 0, n2)])
-    tail = np.where(k >= n2, 0.0, tail)
+    tail = sf[n2, offset + r - x1]  # X2 must exceed r - x1
     terms = pmf[n1, : n1 + 1][:, None] * tail
     # R[r1] sums x1 = r1+1..n1: reverse cumulative sum shifted by one row.
     rev = np.cumsum(terms[::-1], axis=0)[::-1]
     out = np.zeros_like(terms)
     out[:-1] = rev[1:]
     return out
+
+
+def _reject_at(
+    pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int, r1: np.ndarray, r: np.ndarray
+) -> np.ndarray:
+    """:func:`_reject_matrix` at the pairs (r1[i], r[i]) only, with the same arithmetic (the
+    same terms summed in the same order), so the values are identical."""
+    offset = (sf.shape[1] - 1) // 2
+    x1 = np.arange(n1 + 1)[:, None]
+    terms = pmf[n1, : n1 + 1][:, None] * sf[n2, offset + r[None, :] - x1]
+    rev = np.cumsum(terms[::-1], axis=0)[::-1]
+    return rev[r1 + 1, np.arange(r.size)]  # r1 < n1: the sum over x1 = r1 + 1 .. n1
 
 
 @dataclass(frozen=True)
@@ -180,7 +210,7 @@ def _best_per_n(p0: float, p1: float, alpha: float, power: float, nmax: int) -> 
                 continue
             r1v = r1s[valid]
             rv = r_star[valid]
-            rej0 = _reject_matrix(pmf0, sf0, n1, n2)[r1v, rv]
+            rej0 = _reject_at(pmf0, sf0, n1, n2, r1v, rv)
             ok = rej0 <= alpha + tol
             if not ok.any():
                 continue

@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from bvall.errors import InputError
 from bvall.stats.survival import tabulate_times
@@ -106,7 +106,7 @@ class CumulativeIncidence:
 
 
 def _ci(f: np.ndarray, var: np.ndarray, conf_type: str, level: float) -> tuple[Any, Any]:
-    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     se = np.sqrt(var)
     if conf_type == "plain":
         return np.clip(f - z * se, 0, 1), np.clip(f + z * se, 0, 1)

@@ -29,14 +29,15 @@ tables no more likely than the observed one, with FEXACT's tolerance: log p <= l
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from bvall.errors import InputError
+from bvall.stats.roots import find_root
 
 Alternative = Literal["two-sided", "less", "greater"]
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "less", "greater")
@@ -147,59 +148,6 @@ def compute_fisher_exact(
 # -- 2 x 2 ---------------------------------------------------------------------------------------
 
 
-def _zeroin(f: Callable[[float], float], ax: float, bx: float, tol: float) -> float:
-    """Brent's zero-finder (Brent 1973, ch. 4) as R's ``uniroot`` runs it (``R_zeroin2``).
-
-    Written out rather than calling SciPy's ``brentq`` because the two differ in their step
-    rules, and the aim is R's root to the last digit at R's tolerance.
-    """
-    fa, fb = f(ax), f(bx)
-    if not (fa * fb <= 0):
-        raise ValueError("internal: f() values at end points not of opposite sign")
-    eps = float(np.finfo(float).eps)
-    a, b = ax, bx
-    c, fc = a, fa
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    for _ in range(1001):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2 * eps * abs(b) + tol / 2
-        new_step = (c - b) / 2
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p = cb * t1
-                q = 1.0 - t1
-            else:
-                q = fa / fc
-                t1 = fb / fc
-                t2 = fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    return b
-
-
 class _NonCentralHypergeometric:
     """R's ``dnhyper``/``mnhyper``/``pnhyper`` for one 2 × 2 table (Fisher's non-central)."""
 
@@ -208,7 +156,11 @@ class _NonCentralHypergeometric:
         self.lo = max(0, k - n)
         self.hi = min(k, m)
         self.support = np.arange(self.lo, self.hi + 1)
-        self.logdc = stats.hypergeom.logpmf(self.support, m + n, m, k)
+        # The central hypergeometric weights C(m, j)·C(n, k − j), exact integers (R's dhyper to
+        # the last bit; SciPy's hypergeom would add seconds of scipy.stats import for it).
+        self.counts = [math.comb(m, j) * math.comb(n, k - j) for j in range(self.lo, self.hi + 1)]
+        self.total = math.comb(m + n, k)
+        self.logdc = np.array([math.log(c) - math.log(self.total) for c in self.counts])
 
     def density(self, ncp: float) -> np.ndarray:
         d = self.logdc + math.log(ncp) * self.support
@@ -225,10 +177,10 @@ class _NonCentralHypergeometric:
         return math.fsum(self.support * self.density(ncp))
 
     def tail(self, q: int, ncp: float, upper: bool) -> float:
-        if ncp == 1:
-            if upper:
-                return float(stats.hypergeom.sf(self.x - 1, self.m + self.n, self.m, self.k))
-            return float(stats.hypergeom.cdf(self.x, self.m + self.n, self.m, self.k))
+        if ncp == 1:  # R's phyper, exactly: a ratio of integers, rounded once
+            j = q - self.lo
+            part = self.counts[max(j, 0) :] if upper else self.counts[: max(j + 1, 0)]
+            return float(Fraction(sum(part), self.total))
         if ncp == 0:
             return float(q <= self.lo if upper else q >= self.lo)
         if math.isinf(ncp):
@@ -266,9 +218,9 @@ def _fisher_2x2(
             return math.inf
         mu = h.mean(1)
         if mu > x:
-            return _zeroin(lambda s: h.mean(s) - x, 0.0, 1.0, tol)
+            return find_root(lambda s: h.mean(s) - x, 0.0, 1.0, tol)
         if mu < x:
-            return 1 / _zeroin(lambda s: h.mean(1 / s) - x, eps, 1.0, tol)
+            return 1 / find_root(lambda s: h.mean(1 / s) - x, eps, 1.0, tol)
         return 1.0
 
     def ncp_upper(alpha: float) -> float:
@@ -276,9 +228,9 @@ def _fisher_2x2(
             return math.inf
         pp = h.tail(x, 1, upper=False)
         if pp < alpha:
-            return _zeroin(lambda s: h.tail(x, s, upper=False) - alpha, 0.0, 1.0, tol)
+            return find_root(lambda s: h.tail(x, s, upper=False) - alpha, 0.0, 1.0, tol)
         if pp > alpha:
-            return 1 / _zeroin(lambda s: h.tail(x, 1 / s, upper=False) - alpha, eps, 1.0, tol)
+            return 1 / find_root(lambda s: h.tail(x, 1 / s, upper=False) - alpha, eps, 1.0, tol)
         return 1.0
 
     def ncp_lower(alpha: float) -> float:
@@ -286,9 +238,9 @@ def _fisher_2x2(
             return 0.0
         pp = h.tail(x, 1, upper=True)
         if pp > alpha:
-            return _zeroin(lambda s: h.tail(x, s, upper=True) - alpha, 0.0, 1.0, tol)
+            return find_root(lambda s: h.tail(x, s, upper=True) - alpha, 0.0, 1.0, tol)
         if pp < alpha:
-            return 1 / _zeroin(lambda s: h.tail(x, 1 / s, upper=True) - alpha, eps, 1.0, tol)
+            return 1 / find_root(lambda s: h.tail(x, 1 / s, upper=True) - alpha, eps, 1.0, tol)
         return 1.0
 
     if alternative == "less":

@@ -25,14 +25,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from bvall.errors import InputError
 
 CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain")
+#: From this many subjects on, times are grouped by hashing (pandas) rather than sorting.
+HASH_GROUPING_FROM = 100_000
 _TOL = math.sqrt(float(np.finfo(float).eps))  # quantile.survfit's tolerance
 
 
@@ -109,7 +111,7 @@ def compute_survival_ci(
     NaN where R gives NA: S = 0 (log, log-log, plain with infinite σ) and S = 1 (log-log).
     """
     _check_ci(conf_type, level)
-    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     s = np.asarray(surv, dtype=float)
     se = np.asarray(se_log, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -326,12 +328,16 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float) -> float:
 def tabulate_times(t: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray, ...]:
     """Distinct times (ascending), subjects per time, and the sum of each indicator per time.
 
-    Hash-based grouping (``pandas.factorize``) rather than a sort of every subject: about
-    twice as fast at 10⁶ subjects (benchmarks/README.md).
+    From :data:`HASH_GROUPING_FROM` subjects on, hash-based grouping (``pandas.factorize``)
+    rather than a sort of every subject: about three times as fast at 10⁶ subjects
+    (benchmarks/README.md). Below it a sort (``numpy.unique``) is faster than importing pandas.
     """
-    import pandas as pd
+    if t.size >= HASH_GROUPING_FROM:
+        import pandas as pd
 
-    codes, uniques = pd.factorize(t, sort=True)
+        codes, uniques = pd.factorize(t, sort=True)
+    else:
+        uniques, codes = np.unique(t, return_inverse=True)
     k = len(uniques)
     sums = (np.bincount(codes, weights=x, minlength=k).astype(np.int64) for x in indicators)
     return (np.asarray(uniques, dtype=float), np.bincount(codes, minlength=k), *sums)

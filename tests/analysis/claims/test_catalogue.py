@@ -141,6 +141,26 @@ def test_published_keys_must_fit_the_statistic(tmp_path: Path) -> None:
         load_catalogue(path)
 
 
+def test_alternative_settings_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    alternatives = """
+[[claim.recompute.alternatives]]
+label = "any sex"
+match = { table = "patients", where = { sex = ["M", "F"] } }
+needs_review = ""
+[[claim.recompute.alternatives]]
+label = "women"
+match = { table = "patients", where = { sex = "F" } }
+needs_reveiw = "typo"
+"""
+    path.write_text(TOML_OK + alternatives, encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        load_catalogue(path)
+    message = str(exc.value)
+    assert "alternatives[0].needs_review = '': expected a sentence saying why" in message
+    assert "alternatives[1].needs_reveiw: not a setting of an alternative" in message
+
+
 def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         load_catalogue(tmp_path / "none.toml")

@@ -313,12 +313,21 @@ def test_categories() -> None:
 
 
 def test_ci_bounds_of_different_methods() -> None:
-    # 11/12 (CLINICAL.md 8.1): Wilson 64.61-98.51, Wilson-cc 59.75-99.56, Agresti-Coull 62.47-100.
+    # 11/12 (CLINICAL.md 8.1): Wilson 64.61-98.51, Wilson-cc 59.75-99.56, Agresti-Coull 62.47-100,
+    # Clopper-Pearson 61.52-99.79; R Hmisc::binconf(11, 12): 64.61-99.57.
     r = audit(
         [
             claim(
-                "mixed",
+                "hmisc",
                 {"lower": "64.6", "upper": "99.6"},
+                stat="ci",
+                method="agresti-coull",
+                x=11,
+                n=12,
+            ),
+            claim(
+                "mixed",
+                {"lower": "64.6", "upper": "99.8"},
                 stat="ci",
                 method="agresti-coull",
                 x=11,
@@ -345,7 +354,13 @@ def test_ci_bounds_of_different_methods() -> None:
     )
     assert r["named"].status == "consistent"
     assert "lower bound 64.6 is Wilson score (64.61)" in r["mixed"].explanation
+    assert "upper bound 99.8 is Clopper–Pearson (exact) (99.79)" in r["mixed"].explanation
     assert "no single method gives both" in r["mixed"].explanation
+    assert r["hmisc"].status == "inconsistent"
+    assert (
+        "the printed interval is Wilson score, Hmisc::binconf (adjusted at x = 1 and x = n − 1) "
+        "(64.61–99.57%), not the Agresti–Coull interval the paper names" in r["hmisc"].explanation
+    )
     assert "the printed interval is Wilson score (64.61–98.51%)" in r["wilson"].explanation
 
 

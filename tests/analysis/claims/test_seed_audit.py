@@ -55,9 +55,19 @@ def results(published: Any) -> dict[str, ClaimResult]:
         ("results-crs-concurrent-percent", "inconsistent", "62.6 differs from the recomputed 62.5"),
         # R fisher.test(matrix(c(5, 1, 3, 4), 2))$p.value = 0.2657.
         ("results-crs-fisher", "inconsistent", "two-sided p = 0.2657"),
-        # CLINICAL.md 8.1: 11/12 Wilson lower 64.61, Wilson-cc upper 99.56; Agresti–Coull 62.47–100.
-        ("results-mrd-d14-21-ci", "inconsistent", "lower bound 64.6 is Wilson score (64.61)"),
-        ("results-cr-cycle-1-ci", "inconsistent", "lower bound 66.7 is Wilson score (66.69)"),
+        # Agresti–Coull gives 62.47–100 (11/12) and 64.58–100 (12/13); the printed intervals are
+        # R Hmisc::binconf(11, 12) = 0.6461–0.9957 and binconf(12, 13) = 0.6669–0.9961.
+        (
+            "results-mrd-d14-21-ci",
+            "inconsistent",
+            "the printed interval is Wilson score, Hmisc::binconf (adjusted at x = 1 and x = n − 1)"
+            " (64.61–99.57%), not the Agresti–Coull interval the paper names",
+        ),
+        (
+            "results-cr-cycle-1-ci",
+            "inconsistent",
+            "Hmisc::binconf (adjusted at x = 1 and x = n − 1) (66.69–99.61%), not the Agresti–Coull",
+        ),
         # 90.9 % = 10/11, not x/13.
         ("discussion-cr-vs-swog", "inconsistent", "90.9% is 10/11"),
         # Which of rows 1 and 3 had the day 14–21 marrow is ambiguous in the extracted Table 2.
@@ -70,8 +80,22 @@ def results(published: Any) -> dict[str, ClaimResult]:
         # KM products with at most 13 at risk: 60.6 % = 20/33 = (1 − 1/11)(1 − 1/3); 83.3 % = 5/6.
         ("abstract-rfs", "needs-review", "(1 − 1/11)(1 − 1/3) = 20/33"),
         ("results-os", "needs-review", "(1 − 1/6) = 5/6"),
-        # Table 2/4: FN in 3 patients, one with grade 'ambiguous 3 | 4': grade 3–4 in all 3.
-        ("table4-febrile-neutropenia-grade-3-4", "consistent", "3/13"),
+        # Table 2 shows febrile neutropenia for P10 and P11 (grade 3) and a grade 3 pneumonia for
+        # P08; Results and Table 4 count 3/13 "including one pulmonary fungal infection".
+        (
+            "table4-febrile-neutropenia-any",
+            "needs-review",
+            "The data give 2/13 (15.4%), not 3/13 = 23.1%: febrile neutropenia. 3/13 = 23.1% holds "
+            "only if the pneumonia (lung infection) of Table 2 is counted as febrile neutropenia",
+        ),
+        (
+            "table4-febrile-neutropenia-grade-3-4",
+            "needs-review",
+            "holds only if the grade 3 pneumonia (lung infection) of Table 2 is counted",
+        ),
+        ("results-febrile-neutropenia", "needs-review", "is counted as febrile neutropenia (3/13)"),
+        ("results-fn-fungal", "needs-review", "1 holds only if the pneumonia"),
+        ("results-fn-unknown-focus", "consistent", "2/13"),
         ("results-platelet-units", "consistent", "20 (10–60)"),
         ("results-rbc-units", "consistent", "3.5 (2–10)"),
         ("table1-karyotype-normal", "not-recomputable", "patients.karyotype is not recorded"),

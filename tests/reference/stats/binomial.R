@@ -1,6 +1,6 @@
 # Reference values for bvall.stats.binomial (binomial proportion confidence intervals).
 # Run from this folder:  Rscript binomial.R   (writes binomial.csv)
-# R 4.2; base R only.
+# R 4.2; base R and Hmisc (4.8.0) only.
 #
 # Where R itself has the method, R's function is the reference:
 #   wilson           prop.test(x, n, correct = FALSE)$conf.int
@@ -9,10 +9,15 @@
 #                    method 4). The column prop_test_default keeps R's default p = 0.5, which applies
 #                    no correction at x = n/2 (the quirk documented in CLINICAL.md 8.1).
 #   clopper-pearson  binom.test(x, n)$conf.int
+#   wilson-hmisc     Hmisc::binconf(x, n, alpha = 1 - level) with its default method "wilson":
+#                    the Wilson limits with Hmisc's adjustment at x = 1 (lower) and x = n - 1
+#                    (upper). The cases include x = 0, 1, n - 1 and n.
 # The others are written out in R from their published formulas (Newcombe 1998; Agresti & Coull
 # 1998; Brown, Cai & DasGupta 2001), an implementation independent of the Python one:
 #   wald, agresti-coull (both truncated to [0, 1]), jeffreys (equal-tailed Beta(x + 1/2, n - x + 1/2)
 #   quantiles with L = 0 at x = 0 and U = 1 at x = n), mid-p (uniroot on pbinom/dbinom, tol 1e-14).
+
+suppressPackageStartupMessages(library(Hmisc))
 
 cases <- list(
   c(0, 1), c(1, 1), c(0, 2), c(1, 2), c(2, 2), c(0, 5), c(5, 5), c(1, 5), c(3, 7),
@@ -58,6 +63,7 @@ for (case in cases) {
     h <- z * sqrt(pt * (1 - pt) / nt)
     add(x, n, level, "agresti-coull", c(max(0, pt - h), min(1, pt + h)))
     add(x, n, level, "clopper-pearson", binom.test(x, n, conf.level = level)$conf.int)
+    add(x, n, level, "wilson-hmisc", binconf(x, n, alpha = 1 - level)[1, c("Lower", "Upper")])
     a <- (1 - level) / 2
     add(x, n, level, "jeffreys", c(if (x == 0) 0 else qbeta(a, x + 0.5, n - x + 0.5),
                                    if (x == n) 1 else qbeta(1 - a, x + 0.5, n - x + 0.5)))
@@ -66,4 +72,4 @@ for (case in cases) {
 }
 out <- do.call(rbind, rows)
 write.csv(out, "binomial.csv", row.names = FALSE, quote = FALSE)
-cat(R.version.string, "\n")
+cat(R.version.string, "; Hmisc", format(packageVersion("Hmisc")), "\n")

@@ -6,7 +6,8 @@
 #              -> time, n.risk, n.event, n.censor, surv, std.err (SE of log S), lower, upper
 #   quantiles: quantile(fit, probs = c(0.25, 0.5, 0.75))  (median and its CI; R's midpoint rule)
 #   landmarks: summary(fit, times = t, extend = TRUE)      (S(t), CI and number at risk at t)
-#   follow-up: survfit(Surv(time, 1 - status) ~ 1) median and CI (reverse Kaplan-Meier)
+#   follow-up: survfit(Surv(time, 1 - status) ~ 1) median and CI (reverse Kaplan-Meier), and
+#              the crude median(time) and range(time) of every subject's observed time
 # Writes km_data.csv (the inputs) and km_curve.csv, km_quantile.csv, km_landmark.csv,
 # km_followup.csv. NA is written as NA.
 
@@ -66,7 +67,9 @@ for (d in names(data)) {
   rev <- survfit(Surv(time, 1 - status) ~ 1, data = df)
   q <- quantile(rev, probs = 0.5)
   fu[[length(fu) + 1]] <- data.frame(dataset = d, median = fmt(q$quantile),
-                                     lower = fmt(q$lower), upper = fmt(q$upper))
+                                     lower = fmt(q$lower), upper = fmt(q$upper),
+                                     observed_median = fmt(median(df$time)),
+                                     minimum = fmt(min(df$time)), maximum = fmt(max(df$time)))
 }
 write.csv(do.call(rbind, curve), "km_curve.csv", row.names = FALSE, quote = FALSE)
 write.csv(do.call(rbind, quant), "km_quantile.csv", row.names = FALSE, quote = FALSE)

@@ -177,6 +177,18 @@ def _check_recompute(problems: list[str], where: str, spec: Any) -> None:
             problems.append(f"{path}.alternatives[{i}]: expected {{label = ..., match = ...}}.")
             continue
         _check_condition(problems, f"{path}.alternatives[{i}].match", alt["match"])
+        if "needs_review" in alt and not (
+            isinstance(alt["needs_review"], str) and alt["needs_review"].strip()
+        ):
+            problems.append(
+                f"{path}.alternatives[{i}].needs_review = {alt['needs_review']!r}: expected a "
+                "sentence saying why the reading needs review."
+            )
+        for extra in sorted(set(alt) - {"label", "match", "among", "needs_review"}):
+            problems.append(
+                f"{path}.alternatives[{i}].{extra}: not a setting of an alternative; expected "
+                "label, match, among or needs_review."
+            )
         if "among" in alt:
             _check_condition(problems, f"{path}.alternatives[{i}].among", alt["among"])
     if stat in ("summary", "categories"):

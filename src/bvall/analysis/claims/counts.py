@@ -7,6 +7,12 @@ in or out of the numerator and the denominator; the recomputed value is then the
 rather than a verdict. ``closed_world = false`` says that the match condition is evidence, not
 a definition: a patient without that evidence is unknown, not a "no" (e.g. grade 4 neutropenia
 shown by days with ANC < 0.5 proves grade 3–4; its absence does not disprove it).
+
+An ``alternatives`` entry names another definition that would give the printed value (a probable
+cause when the data disagree). One with ``needs_review = "why"`` is a reading the paper suggests
+but does not state (e.g. a pneumonia counted as febrile neutropenia): when the data give the
+printed value only under that reading, the claim needs review rather than being inconsistent, and
+the explanation says the value holds only if that reading is right.
 """
 
 from __future__ import annotations
@@ -130,12 +136,10 @@ def recompute_count(claim: Claim, view: CohortView) -> Finding:
         recomputed: Any = {"n": x, "N": n, "percent": round(100 * x / n, 2) if n else None}
         if fitting:
             return Finding("consistent", recomputed, f"{x}/{n} ({_pct(x, n)}): {label}.")
-        finding = Finding(
-            "inconsistent",
-            recomputed,
-            f"The data give {x}/{n} ({_pct(x, n)}), not {shown}: {label}.",
-        )
-        finding.causes.extend(_count_causes(claim, view, x, n))
+        summary = f"The data give {x}/{n} ({_pct(x, n)}), not {shown}: {label}."
+        finding = _only_if(claim, view, summary, recomputed)
+        if finding.status == "inconsistent":
+            finding.causes.extend(_count_causes(claim, view, x, n))
         return finding
     xs = sorted({x for x, _ in pairs})
     ns = sorted({n for _, n in pairs})
@@ -156,8 +160,9 @@ def recompute_count(claim: Claim, view: CohortView) -> Finding:
         finding = Finding("needs-review", recomputed, summary)
     else:
         summary = f"The data allow {span} of {nspan} ({listed}), never {shown}: {label}."
-        finding = Finding("inconsistent", recomputed, summary)
-        finding.causes.extend(_count_causes(claim, view, None, None))
+        finding = _only_if(claim, view, summary, recomputed)
+        if finding.status == "inconsistent":
+            finding.causes.extend(_count_causes(claim, view, None, None))
     finding.notes.extend(_uncertain_notes(reasons))
     return finding
 
@@ -178,19 +183,53 @@ def _uncertain_notes(reasons: list[str]) -> list[str]:
     return [f"Undecided: {shown}{more}."]
 
 
+def _alternative_hits(
+    claim: Claim, view: CohortView, alt: Mapping[str, Any]
+) -> list[tuple[int, int]]:
+    """The printed (numerator, denominator) pairs the ``alt`` definition allows."""
+    spec = claim.recompute or {}
+    match = compile_condition("alternative", alt["match"])
+    among = (
+        compile_condition("alternative", alt["among"])
+        if "among" in alt
+        else (compile_condition("among", spec["among"]) if "among" in spec else Everyone())
+    )
+    pairs, _, _ = reachable_counts(view, match, among, bool(spec.get("closed_world", True)))
+    return sorted(p for p in pairs if _fits(claim.published, *p, check_n=True))
+
+
+def _review_reading(claim: Claim, view: CohortView) -> tuple[str, str, str] | None:
+    """(label, why, pairs) of the first ``needs_review`` alternative giving the printed value."""
+    for alt in (claim.recompute or {}).get("alternatives", []):
+        if "needs_review" in alt:
+            hits = _alternative_hits(claim, view, alt)
+            if hits:
+                shown = ", ".join(f"{a}/{b}" for a, b in hits[:3])
+                return str(alt["label"]), str(alt["needs_review"]), shown
+    return None
+
+
+def _only_if(claim: Claim, view: CohortView, summary: str, recomputed: Any) -> Finding:
+    """Inconsistent (``summary``), or needs review when a ``needs_review`` reading of the data
+    gives the printed value."""
+    reading = _review_reading(claim, view)
+    if reading is None:
+        return Finding("inconsistent", recomputed, summary)
+    alt_label, why, pairs = reading
+    shown = _published_text(claim.published)
+    return Finding(
+        "needs-review",
+        recomputed,
+        f"{summary} {shown} holds only if {alt_label} ({pairs}); needs review: {why}.",
+    )
+
+
 def _count_causes(claim: Claim, view: CohortView, x: int | None, n: int | None) -> list[str]:
     spec = claim.recompute or {}
     pub = claim.published
     causes = []
     for alt in spec.get("alternatives", []):
-        match = compile_condition("alternative", alt["match"])
-        among = (
-            compile_condition("alternative", alt["among"])
-            if "among" in alt
-            else (compile_condition("among", spec["among"]) if "among" in spec else Everyone())
-        )
-        pairs, _, _ = reachable_counts(view, match, among, bool(spec.get("closed_world", True)))
-        hits = sorted(p for p in pairs if _fits(pub, *p, check_n=True))
+        hits = _alternative_hits(claim, view, alt)
         if hits:
             shown = ", ".join(f"{a}/{b}" for a, b in hits[:3])
             causes.append(f"another definition: {alt['label']} gives {shown}")

@@ -60,6 +60,7 @@ def recompute_ci(claim: Claim, view: CohortView) -> Finding:
             + " or ".join(
                 f"{METHOD_LABELS[m]} ({_p(every[m].lower)}–{_p(every[m].upper)}%)" for m in both
             )
+            + f", not the {METHOD_LABELS[method]} interval the paper names"
         )
     else:
         parts = []

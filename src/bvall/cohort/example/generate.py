@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bvall.cohort.example.design import (
+    READ_ADVERSE_EVENTS,
     SEED,
     Design,
     Fever,
@@ -103,6 +104,8 @@ def _published(published: Cohort) -> dict[str, dict[str, Any]]:
         out[g["patient_id"]].setdefault("genetics", []).append(g)
     for a in published["adverse_events"].to_pylist():
         out[a["patient_id"]].setdefault("aes", []).append(a)
+    for a in READ_ADVERSE_EVENTS:
+        out[str(a["patient_id"])].setdefault("aes", []).append(a)
     return out
 
 
