@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 
@@ -34,6 +35,9 @@ def export_lazily(
         return value
 
     def list_names() -> list[str]:
-        return sorted(set(vars(sys.modules[package])) | set(where))
+        # The package's exports and its submodules, not the names its __init__ uses itself.
+        own = vars(sys.modules[package])
+        kept = {n for n, v in own.items() if n.startswith("__") or isinstance(v, ModuleType)}
+        return sorted(kept | set(where))
 
     return get_export, list_names
