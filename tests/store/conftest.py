@@ -116,9 +116,13 @@ def small_cohort() -> Any:
 
 @pytest.fixture
 def loaded(db: Any) -> Any:
-    """The small cohort loaded into the test database."""
+    """The small cohort loaded into the test database (its two sites added first)."""
+    from bvall.store.access import COMMAND_LINE
     from bvall.store.convert import load_cohort_into_database
+    from bvall.store.sites import add_site
 
+    add_site(COMMAND_LINE, SITE_A, "Site A")
+    add_site(COMMAND_LINE, SITE_B, "Site B")
     cohort = small_cohort()
     load_cohort_into_database(cohort, reason="test load")
     return cohort
@@ -129,8 +133,14 @@ def users(db: Any) -> dict[str, Any]:
     """One user per role at site A, an all-sites admin, and a data-entry user at site B."""
     from django.contrib.auth import get_user_model
 
+    from bvall.store.access import COMMAND_LINE
     from bvall.store.database import create_user
+    from bvall.store.models import Site
+    from bvall.store.sites import add_site
 
+    for code in (SITE_A, SITE_B):
+        if not Site.objects.filter(code=code).exists():
+            add_site(COMMAND_LINE, code)
     spec = {
         "admin": ("admin", (), True),
         "investigator": ("investigator", (SITE_A,), False),

@@ -23,9 +23,9 @@ def test_init_load_export_round_trip(tmp_path: Path, live, published) -> None:  
     assert re.search(r"Account admin\s+password \S+", out)
     with pytest.raises(RuntimeError, match="already initialised"):
         live.run_cli(tmp_path, "db", "init", "--database", db)
-    live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+    live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", db)
     with pytest.raises(RuntimeError, match=r"1255 problem\(s\); nothing was written"):
-        live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+        live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", db)
     live.run_cli(tmp_path, "db", "export", "--to", str(tmp_path / "out"), "--database", db)
     back = read_cohort(tmp_path / "out")
     assert back.equals(published)
@@ -36,7 +36,7 @@ def test_backup_restores_data_history_and_users_into_a_new_database(tmp_path: Pa
     a = f"sqlite:///{tmp_path / 'a.db'}"
     b = f"sqlite:///{tmp_path / 'b.db'}"
     live.run_cli(tmp_path, "db", "init", "--database", a)
-    live.run_cli(tmp_path, "db", "load", "published", "--database", a)
+    live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", a)
     live.run_cli(
         tmp_path, "user", "add", "nurse", "--role", "data_entry", "--site", "JSPH", "--database", a
     )

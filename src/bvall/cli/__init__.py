@@ -51,6 +51,7 @@ def _root(
 app.add_typer(_cohort.app, name="cohort")
 app.add_typer(_db.app, name="db")
 app.add_typer(_db.users, name="user")
+app.add_typer(_db.sites, name="site")
 app.command("serve")(_serve.serve)
 app.add_typer(_design.app, name="design")
 app.command("monitor")(_monitor.monitor)

@@ -555,16 +555,20 @@ def _as_frame(raw: Any) -> pd.DataFrame:
 
 
 def validate_tables(
-    raw: Mapping[str, Any], files: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    files: Mapping[str, str] | None = None,
+    collect: list[Problem] | None = None,
 ) -> tuple[dict[str, pa.Table], list[Problem]]:
     """Coerce and check raw tables; return the typed tables and every problem found.
 
     ``raw`` maps table names to a pandas DataFrame, a PyArrow table, a list of row dicts or a
     dict of columns. ``files`` maps table names to the file (or sheet) they came from, so that
-    problems can name it. Missing tables are empty; ``patients`` is required.
+    problems can name it. Missing tables are empty; ``patients`` is required. ``collect``
+    receives the problems as they are found (a :class:`~bvall.cohort.problems.ProblemList` keeps
+    a bounded number of them).
     """
     files = dict(files or {})
-    problems: list[Problem] = []
+    problems: list[Problem] = [] if collect is None else collect
     typed: dict[str, pa.Table] = {}
     for name in raw:
         if name not in TABLES:
