@@ -43,7 +43,7 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
     table = filters.get("table") or ""
     if table and table not in TABLES and table not in ACCESS_TABLES:
         raise InputError(
-            f"No table {table!r} in the audit trail; tables: "
+            f"Table {table!r} is not in the audit trail; tables: "
             f"{', '.join([*TABLES, *ACCESS_TABLES])}."
         )
     tables = [table] if table in TABLES else [] if table else list(TABLES)

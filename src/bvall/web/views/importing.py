@@ -46,6 +46,10 @@ def limits() -> ReadLimits:
     return ReadLimits.for_upload(settings.BVALL_IMPORT_MAX_BYTES, settings.BVALL_IMPORT_MAX_ROWS)
 
 
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
+
+
 def size_error(uploaded: list[Any]) -> str | None:
     """Why these uploaded files are refused before reading (count or size), else None."""
     limit = settings.BVALL_IMPORT_MAX_BYTES
@@ -54,14 +58,14 @@ def size_error(uploaded: list[Any]) -> str | None:
     for f in uploaded:
         if (f.size or 0) > limit:
             return (
-                f"{f.name} is {(f.size or 0) / 2**20:.1f} MB; an import takes at most "
-                f"{limit / 2**20:.0f} MB per file (setting BVALL_IMPORT_MAX_MB). Split the rows "
+                f"{f.name} is {_mb(f.size or 0)}; an import takes at most "
+                f"{_mb(limit)} per file (setting BVALL_IMPORT_MAX_MB). Split the rows "
                 "into several files and import them one by one. Nothing was written."
             )
     total = sum(f.size or 0 for f in uploaded)
     if total > limit:
         return (
-            f"The files add up to {total / 2**20:.1f} MB; at most {limit / 2**20:.0f} MB at once "
+            f"The files add up to {_mb(total)}; at most {_mb(limit)} at once "
             "(setting BVALL_IMPORT_MAX_MB). Split the import. Nothing was written."
         )
     return None
