@@ -298,6 +298,13 @@ def test_users_sites_and_tokens(loaded, users) -> None:  # type: ignore[no-untyp
     html = r.content.decode()
     assert "Password of <b>nurse1</b>" in html
     assert "SITEA" in c.get("/sites/").content.decode()
+    assert c.post("/sites/", {"code": "SITEC", "name": "Site C"}).status_code == 302
+    from bvall.store.models import AccessChange
+
+    made = AccessChange.objects.filter(user=users["admin"]).values_list(
+        "table", "subject", "action"
+    )
+    assert set(made) == {("profiles", "nurse1", "created"), ("sites", "SITEC", "created")}
     me = _client(users["monitor"])
     html = me.post("/account/", {"action": "token", "name": "laptop"}).content.decode()
     token = re.search(r'id="new-token">(bvall_[\w-]+)<', html).group(1)  # type: ignore[union-attr]

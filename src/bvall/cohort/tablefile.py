@@ -13,6 +13,7 @@ validation types them.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -228,6 +229,44 @@ def _check_zip(path: Path, limits: ReadLimits) -> None:
             f"a workbook that unpacks to at most {_mb(limits.max_unpacked_bytes)}; split the "
             "rows into several workbooks",
         )
+    if limits.max_rows is not None:
+        _check_dimensions(path, limits)
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]*\d*(?::[A-Z]+(\d+))?"')
+
+
+def _check_dimensions(path: Path, limits: ReadLimits) -> None:
+    """Each sheet declares its size (Excel and LibreOffice always write it) within the row limit.
+
+    Without the declaration the reader would parse a whole sheet to learn its size before
+    reading a row, so a small workbook of millions of rows would cost minutes.
+    """
+    assert limits.max_rows is not None
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+                continue
+            with zf.open(info) as fh:
+                head = fh.read(16 * 1024)
+            m = _DIMENSION.search(head)
+            if m is None:
+                raise _refuse(
+                    path.stem,
+                    path.name,
+                    f"{info.filename} does not declare its size",
+                    "a workbook saved by Excel or LibreOffice (some programs leave out the size "
+                    "of each sheet): open it and save it again as 'Excel Workbook (.xlsx)'",
+                )
+            last = int(m.group(1) or 1)
+            if last - 1 > limits.max_rows:
+                raise _refuse(
+                    path.stem,
+                    path.name,
+                    f"{info.filename} has {last} rows",
+                    f"at most {limits.max_rows} data rows per table in one import (setting "
+                    "BVALL_IMPORT_MAX_ROWS); split the workbook and import the parts one by one",
+                )
 
 
 def _cells(ws: Any) -> Iterator[tuple[Any, ...]]:

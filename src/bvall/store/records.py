@@ -231,7 +231,7 @@ def conflict_view(obj: models.Model) -> dict[str, Any]:
     values["version"] = obj.version
     last = obj.history.order_by("-history_id").first()
     if last is not None:
-        values["saved_by"] = str(last.history_user) if last.history_user else "system"
+        values["saved_by"] = str(last.history_user) if last.history_user else "command line"
         values["saved_at"] = last.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
         values["saved_reason"] = last.history_change_reason or ""
     return values
