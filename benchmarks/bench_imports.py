@@ -96,7 +96,7 @@ def _xlsx_headerless(rows: int) -> bytes:
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bvall-bench-imports-"))
     server = livestack.LiveServer(home, f"sqlite:///{home / 'bench.db'}", workers=1, threads=1)
-    server.start()
+    server.start(timeout=600)
     try:
         server.wait_until_warm()
         token = server.token()
@@ -131,10 +131,8 @@ def main() -> None:
                 f"{label:52} {len(payload) / 1024:8.0f}k {elapsed:7.2f} {elapsed / base:7.1f} "
                 f"{status:>6} {answer / 1024:8.1f}k {peak:8.0f}"
             )
-        written = livestack.query(
-            server.database, "SELECT COUNT(*) FROM labs WHERE study_day >= 20"
-        )
-        print(f"labs written by these imports: {written[0][0]}")
+        written = livestack.query(server.database, count)[0][0] - labs_before
+        print(f"labs written by these imports: {written}")
         print(json.dumps({"worker_rss_mb_end": round(_mem(worker, "VmRSS"))}))
     finally:
         server.stop()

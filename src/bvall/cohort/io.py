@@ -100,6 +100,8 @@ def _read_folder(folder: Path, suffix: str, reader: Callable[[Path], pd.DataFram
         files[name] = path.name
         try:
             raw[name] = reader(path)
+        except tablefile.Unreadable as exc:
+            problems.append(exc.problem)
         except Exception as exc:  # any parser error becomes a reported problem
             problems.append(
                 Problem(
@@ -118,7 +120,8 @@ def _read_folder(folder: Path, suffix: str, reader: Callable[[Path], pd.DataFram
 
 def _read_csv(path: Path) -> pd.DataFrame:
     # Everything is read as text; the schema decides types, so nothing is guessed by pandas.
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
+    # Text that is not UTF-8 or a missing header is described with its line and what to do.
+    return tablefile.read_csv_table(path)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -127,6 +130,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _read_xlsx(path: Path) -> Cohort:
     problems: list[Problem] = []
+    try:
+        tablefile.check_workbook(path)
+    except tablefile.Unreadable as exc:
+        raise ValidationFailed([exc.problem], str(path)) from None
     try:
         sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
     except Exception as exc:

@@ -52,8 +52,8 @@ class ReadLimits:
         return cls(max_bytes, max_rows, 10 * max_bytes)
 
 
-class _Refused(Exception):
-    """A file that cannot be read; carries its problem."""
+class Unreadable(Exception):
+    """A file that cannot be read; ``problem`` says where and what to do."""
 
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message)
@@ -66,8 +66,8 @@ def _mb(n: int) -> str:
 
 def _refuse(
     table: str, where: str, value: Any, expected: str, row: int | None = None, column: Any = None
-) -> _Refused:
-    return _Refused(Problem(table, row, column, value, expected, "file", where))
+) -> Unreadable:
+    return Unreadable(Problem(table, row, column, value, expected, "file", where))
 
 
 def _check_size(path: Path, limits: ReadLimits) -> None:
@@ -82,7 +82,7 @@ def _check_size(path: Path, limits: ReadLimits) -> None:
         )
 
 
-def _too_many_rows(table: str, where: str, limits: ReadLimits) -> _Refused:
+def _too_many_rows(table: str, where: str, limits: ReadLimits) -> Unreadable:
     return _refuse(
         table,
         where,
@@ -133,7 +133,7 @@ def _check_utf8(path: Path) -> None:
 
 
 def read_csv_table(path: Path, limits: ReadLimits = ReadLimits()) -> pd.DataFrame:
-    """One ``<table>.csv`` as text cells (nothing guessed); raises :class:`_Refused`."""
+    """One ``<table>.csv`` as text cells (nothing guessed); raises :class:`Unreadable`."""
     _check_size(path, limits)
     _check_utf8(path)
     opts: dict[str, Any] = {
@@ -198,6 +198,11 @@ def read_parquet_table(path: Path, limits: ReadLimits = ReadLimits()) -> pd.Data
 
 
 # --- Excel -------------------------------------------------------------------------------------
+
+
+def check_workbook(path: Path, limits: ReadLimits = ReadLimits()) -> None:
+    """Raise :class:`Unreadable` for a damaged workbook (or one beyond ``limits``)."""
+    _check_zip(path, limits)
 
 
 def _check_zip(path: Path, limits: ReadLimits) -> None:
@@ -350,7 +355,7 @@ def _read_sheet(ws: Any, where: str, table: str, limits: ReadLimits) -> pd.DataF
 
 
 def read_xlsx_tables(path: Path, limits: ReadLimits = ReadLimits()) -> dict[str, pd.DataFrame]:
-    """Every sheet of a workbook but ``_cohort``, by sheet name; raises :class:`_Refused`."""
+    """Every sheet of a workbook but ``_cohort``, by sheet name; raises :class:`Unreadable`."""
     _check_size(path, limits)
     _check_zip(path, limits)
     try:
@@ -428,6 +433,6 @@ def read_tables(
                         path.name,
                     )
                 )
-        except _Refused as exc:
+        except Unreadable as exc:
             problems.append(exc.problem)
     return raw, files, problems
