@@ -107,7 +107,7 @@ def main() -> None:
             ("baseline: 1-row labs.csv preview", "labs.csv", _csv(1, True, "0.5"), False),
             (f"{len(big) / 2**20:.0f} MB labs.csv, commit=false", "labs.csv", big, False),
             (
-                "75 kB-class .xlsx, 200,000 rows, no header",
+                "xlsx, 200,000 rows, no header, no sheet size",
                 "labs.xlsx",
                 _xlsx_headerless(200_000),
                 True,

@@ -119,10 +119,9 @@ def loaded(db: Any) -> Any:
     """The small cohort loaded into the test database (its two sites added first)."""
     from bvall.store.access import COMMAND_LINE
     from bvall.store.convert import load_cohort_into_database
-    from bvall.store.sites import add_site
+    from bvall.store.sites import add_missing_sites
 
-    add_site(COMMAND_LINE, SITE_A, "Site A")
-    add_site(COMMAND_LINE, SITE_B, "Site B")
+    add_missing_sites(COMMAND_LINE, [SITE_A, SITE_B], reason="test sites")
     cohort = small_cohort()
     load_cohort_into_database(cohort, reason="test load")
     return cohort
@@ -135,12 +134,9 @@ def users(db: Any) -> dict[str, Any]:
 
     from bvall.store.access import COMMAND_LINE
     from bvall.store.database import create_user
-    from bvall.store.models import Site
-    from bvall.store.sites import add_site
+    from bvall.store.sites import add_missing_sites
 
-    for code in (SITE_A, SITE_B):
-        if not Site.objects.filter(code=code).exists():
-            add_site(COMMAND_LINE, code)
+    add_missing_sites(COMMAND_LINE, [SITE_A, SITE_B], reason="test sites")
     spec = {
         "admin": ("admin", (), True),
         "investigator": ("investigator", (SITE_A,), False),
