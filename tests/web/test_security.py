@@ -512,9 +512,11 @@ def _write_paths(lab_pk: int) -> list[tuple[str, str, dict[str, Any], bool]]:
 
 @pytest.mark.parametrize("who", ["entry_b", "monitor"])
 def test_every_write_path_refuses_another_site_and_the_monitor(
-    loaded: Any, users: Any, who: str
+    loaded: Any, users: Any, who: str, settings: Any, tmp_path: Any
 ) -> None:
     from bvall.store.models import Lab
+
+    settings.HOME = tmp_path
 
     lab = Lab.objects.get(patient_id="A01", test="platelets")
     before = (_written(), lab.value, lab.version)
@@ -536,6 +538,8 @@ def test_every_write_path_refuses_another_site_and_the_monitor(
             "/api/import", {"files": [_lab_csv("A01")], "commit": commit, "reason": "x"}, **auth
         )
         assert (r.status_code == 403) if who == "monitor" else not r.json()["ok"]
+    r = page.post("/import/", {"files": [_lab_csv("A01")], "reason": "x"})
+    assert r.status_code == 403 if who == "monitor" else "Commit import" not in r.content.decode()
     lab.refresh_from_db()
     assert (_written(), lab.value, lab.version) == before
 
@@ -611,20 +615,21 @@ def test_an_oversized_request_is_refused_from_its_length_before_reading(
     assert "Nothing was read or written" in detail
 
 
+@pytest.mark.parametrize("name", ["labs.csv", "labs.xlsx", "labs.parquet"])
 def test_an_upload_over_the_per_file_limit_is_refused_and_writes_nothing(
-    loaded: Any, users: Any, settings: Any
+    loaded: Any, users: Any, settings: Any, name: str
 ) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.BVALL_IMPORT_MAX_BYTES = 64 * 1024
-    big = SimpleUploadedFile("labs.csv", b"patient_id,test\n" + b"A01,anc\n" * 20_000)
+    big = SimpleUploadedFile(name, b"patient_id,test\n" + b"A01,anc\n" * 20_000)
     before = _written()
     r = Client().post(
         "/api/import", {"files": [big], "commit": "true", "reason": "x"}, **_token(users["admin"])
     )
     assert r.status_code == 413
     assert r.json()["detail"].startswith(
-        "labs.csv is 0.2 MB; an import takes at most 0.1 MB per file"
+        f"{name} is 0.2 MB; an import takes at most 0.1 MB per file"
     )
     assert _written() == before
 
