@@ -763,3 +763,15 @@ def test_password_spraying_from_one_address_is_throttled(loaded: Any, users: Any
     other = Client(REMOTE_ADDR="10.0.0.9")
     r = other.post("/login/", {"username": "monitor", "password": "correct horse battery staple"})
     assert r.status_code == 302
+
+
+def test_a_streamed_upload_without_length_is_stopped_at_the_limit(settings: Any) -> None:
+    from django.core.exceptions import RequestDataTooBig
+
+    from bvall.web.middleware import LimitedUploadHandler
+
+    settings.BVALL_IMPORT_MAX_REQUEST_BYTES = 1000
+    handler = LimitedUploadHandler()
+    assert handler.receive_data_chunk(b"x" * 600, 0) == b"x" * 600
+    with pytest.raises(RequestDataTooBig, match="The upload is 0 MB"):
+        handler.receive_data_chunk(b"x" * 600, 600)
