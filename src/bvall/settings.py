@@ -12,6 +12,9 @@ settings (``bvall.web.settings``) and the CLI read these values; nothing else re
 | ``BVALL_ALLOWED_HOSTS`` | comma-separated host names the web app answers to      | ``127.0.0.1,localhost`` |
 | ``BVALL_SECURE_COOKIES`` | ``1`` marks session and CSRF cookies Secure (HTTPS only) | ``0``              |
 | ``BVALL_SESSION_HOURS`` | hours a web session lasts without logging in again       | ``12``                |
+| ``BVALL_IMPORT_MAX_MB`` | megabytes an import may upload, per file and per request | ``20``                |
+| ``BVALL_IMPORT_MAX_ROWS`` | data rows an import may hold (per table)               | ``50000``             |
+| ``BVALL_IMPORT_MAX_PROBLEMS`` | problems an import report lists (the rest are counted) | ``200``          |
 
 A command-line ``--database URL`` overrides ``BVALL_DATABASE_URL`` through
 :func:`load_settings` (``database_url=``) and :func:`activate`, so the web app and the store read
@@ -53,6 +56,13 @@ class Settings:
     allowed_hosts: tuple[str, ...]
     secure_cookies: bool
     session_hours: int = 12
+    import_max_mb: int = 20
+    import_max_rows: int = 50_000
+    import_max_problems: int = 200
+
+    @property
+    def import_max_bytes(self) -> int:
+        return self.import_max_mb * 1024 * 1024
 
     @property
     def secret_key(self) -> str:
@@ -70,17 +80,21 @@ class Settings:
         return key
 
 
-def _hours(name: str, default: int) -> int:
+def _whole(name: str, default: int, low: int, high: int, what: str) -> int:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if not 1 <= value <= 24 * 30:
-        raise ConfigurationError(f"{name}={raw!r} is not a number of hours; expected 1 to 720.")
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={raw!r} is not {what}; expected {low} to {high}.")
     return value
+
+
+def _hours(name: str, default: int) -> int:
+    return _whole(name, default, 1, 24 * 30, "a number of hours")
 
 
 def load_settings(database_url: str | None = None) -> Settings:
@@ -98,6 +112,11 @@ def load_settings(database_url: str | None = None) -> Settings:
         allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
         secure_cookies=_flag("BVALL_SECURE_COOKIES", False),
         session_hours=_hours("BVALL_SESSION_HOURS", 12),
+        import_max_mb=_whole("BVALL_IMPORT_MAX_MB", 20, 1, 1024, "a number of megabytes"),
+        import_max_rows=_whole("BVALL_IMPORT_MAX_ROWS", 50_000, 1, 10_000_000, "a number of rows"),
+        import_max_problems=_whole(
+            "BVALL_IMPORT_MAX_PROBLEMS", 200, 1, 100_000, "a number of problems"
+        ),
     )
 
 

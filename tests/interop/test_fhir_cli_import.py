@@ -13,7 +13,7 @@ def test_fhir_import_checks_then_commits_once(tmp_path: Path) -> None:
     live = load_benchmark("livestack")
     db = f"sqlite:///{tmp_path / 'a.db'}"
     live.run_cli(tmp_path, "db", "init", "--database", db)
-    live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+    live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", db)
     args = ("fhir", "import", str(BUNDLE), "--database", db, "--today", "2025-01-01")
     out = live.run_cli(tmp_path, *args)
     assert "2 lab row(s) would be written, 1 entr(ies) skipped; nothing written" in out

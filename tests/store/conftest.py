@@ -116,9 +116,12 @@ def small_cohort() -> Any:
 
 @pytest.fixture
 def loaded(db: Any) -> Any:
-    """The small cohort loaded into the test database."""
+    """The small cohort loaded into the test database (its two sites added first)."""
+    from bvall.store.access import COMMAND_LINE
     from bvall.store.convert import load_cohort_into_database
+    from bvall.store.sites import add_missing_sites
 
+    add_missing_sites(COMMAND_LINE, [SITE_A, SITE_B], reason="test sites")
     cohort = small_cohort()
     load_cohort_into_database(cohort, reason="test load")
     return cohort
@@ -129,8 +132,11 @@ def users(db: Any) -> dict[str, Any]:
     """One user per role at site A, an all-sites admin, and a data-entry user at site B."""
     from django.contrib.auth import get_user_model
 
+    from bvall.store.access import COMMAND_LINE
     from bvall.store.database import create_user
+    from bvall.store.sites import add_missing_sites
 
+    add_missing_sites(COMMAND_LINE, [SITE_A, SITE_B], reason="test sites")
     spec = {
         "admin": ("admin", (), True),
         "investigator": ("investigator", (SITE_A,), False),

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_published_cohort_round_trips_exactly(published) -> None:  # type: ignore[no-untyped-def]
     from bvall.store.convert import load_cohort_into_database, read_database
 
-    report = load_cohort_into_database(published, reason="load")
+    report = load_cohort_into_database(published, reason="load", create_sites=True)
     assert report.committed
     assert report.new_rows["patients"] == 13
     back = read_database()
@@ -27,7 +27,9 @@ def test_every_loaded_row_has_an_insert_audit_row_with_the_reason(published) -> 
     from bvall.store.convert import load_cohort_into_database
     from bvall.store.models import COHORT_MODELS
 
-    load_cohort_into_database(published, reason="initial load of the paper's cohort")
+    load_cohort_into_database(
+        published, reason="initial load of the paper's cohort", create_sites=True
+    )
     for table, model in COHORT_MODELS.items():
         hist = model.history.model.objects
         assert hist.count() == model.objects.count() == published[table].num_rows, table
@@ -52,7 +54,8 @@ def test_loading_the_same_cohort_twice_lists_every_duplicate_and_writes_nothing(
 
 
 def test_import_reports_rows_as_in_the_file_and_is_all_or_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
-    from bvall.store.convert import import_tables
+    from bvall.store.access import COMMAND_LINE
+    from bvall.store.gate import import_rows
     from bvall.store.models import Lab
 
     labs = pd.DataFrame(
@@ -82,16 +85,27 @@ def test_import_reports_rows_as_in_the_file_and_is_all_or_nothing(loaded) -> Non
         ]
     )
     before = Lab.objects.count()
-    report = import_tables({"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True)
+    report = import_rows(
+        COMMAND_LINE, {"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True
+    )
     assert not report.committed
+    # a patient that does not exist is refused by the write gate first, nothing else checked
+    assert [(p.row, p.column, p.code) for p in report.problems] == [(3, "patient_id", "access")]
+    report = import_rows(
+        COMMAND_LINE,
+        {"labs": labs.drop(index=2)},
+        files={"labs": "labs.csv"},
+        reason="t",
+        commit=True,
+    )
     found = {(p.row, p.column, p.code) for p in report.problems}
-    assert found == {(2, "value", "type"), (3, "patient_id", "reference"), (4, "unit", "unit")}
+    assert found == {(2, "value", "type"), (3, "unit", "unit")}
     assert {p.file for p in report.problems} == {"labs.csv"}
     assert Lab.objects.count() == before
 
 
 def test_import_of_valid_rows_writes_them_with_user_and_reason(loaded, users) -> None:  # type: ignore[no-untyped-def]
-    from bvall.store.convert import import_tables
+    from bvall.store.gate import import_rows
     from bvall.store.models import Lab
 
     labs = pd.DataFrame(
@@ -105,10 +119,10 @@ def test_import_of_valid_rows_writes_them_with_user_and_reason(loaded, users) ->
             }
         ]
     )
-    report = import_tables(
+    report = import_rows(
+        users["admin"],
         {"labs": labs},
         files={"labs": "labs.csv"},
-        user=users["admin"],
         reason="transfer",
         commit=True,
     )
@@ -134,7 +148,8 @@ def test_import_refuses_future_dates_and_days_that_contradict_d1(loaded) -> None
     # issue 12, item 4; A01's induction D1 is 2025-03-03 (tests/store/conftest.py)
     import datetime as dt
 
-    from bvall.store.convert import import_tables
+    from bvall.store.access import COMMAND_LINE
+    from bvall.store.gate import import_rows
     from bvall.store.models import Lab
 
     tomorrow_plus_one = dt.date.today() + dt.timedelta(days=2)
@@ -149,7 +164,9 @@ def test_import_refuses_future_dates_and_days_that_contradict_d1(loaded) -> None
         ]
     )  # fmt: skip
     before = Lab.objects.count()
-    report = import_tables({"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True)
+    report = import_rows(
+        COMMAND_LINE, {"labs": labs}, files={"labs": "labs.csv"}, reason="t", commit=True
+    )
     assert not report.committed
     found = {(p.row, p.column, p.code) for p in report.problems}
     assert found == {(1, "date", "range"), (2, "study_day", "consistency")}

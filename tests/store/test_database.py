@@ -23,9 +23,9 @@ def test_init_load_export_round_trip(tmp_path: Path, live, published) -> None:  
     assert re.search(r"Account admin\s+password \S+", out)
     with pytest.raises(RuntimeError, match="already initialised"):
         live.run_cli(tmp_path, "db", "init", "--database", db)
-    live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+    live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", db)
     with pytest.raises(RuntimeError, match=r"1255 problem\(s\); nothing was written"):
-        live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+        live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", db)
     live.run_cli(tmp_path, "db", "export", "--to", str(tmp_path / "out"), "--database", db)
     back = read_cohort(tmp_path / "out")
     assert back.equals(published)
@@ -36,7 +36,7 @@ def test_backup_restores_data_history_and_users_into_a_new_database(tmp_path: Pa
     a = f"sqlite:///{tmp_path / 'a.db'}"
     b = f"sqlite:///{tmp_path / 'b.db'}"
     live.run_cli(tmp_path, "db", "init", "--database", a)
-    live.run_cli(tmp_path, "db", "load", "published", "--database", a)
+    live.run_cli(tmp_path, "db", "load", "published", "--create-sites", "--database", a)
     live.run_cli(
         tmp_path, "user", "add", "nurse", "--role", "data_entry", "--site", "JSPH", "--database", a
     )
@@ -72,3 +72,35 @@ def test_serve_refuses_a_database_that_needs_migrations(tmp_path: Path, live) ->
         live.run_cli(
             tmp_path, "db", "export", "--to", str(tmp_path / "x"), "--database", f"sqlite:///{db}"
         )
+
+
+def test_sites_are_added_on_purpose_from_the_command_line(tmp_path: Path, live) -> None:  # type: ignore[no-untyped-def]
+    """Finding 8: `bvall user add --site NOSUCH` created the site; `db load` made sites silently."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    live.run_cli(tmp_path, "db", "init", "--database", db)
+    with pytest.raises(RuntimeError, match=r"'NOSUCH' is not a site of the study"):
+        live.run_cli(
+            tmp_path, "user", "add", "n", "--role", "monitor", "--site", "NOSUCH", "--database", db
+        )
+    with pytest.raises(RuntimeError, match=r"'JSPH'.*bvall site add"):
+        live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+    out = live.run_cli(
+        tmp_path, "site", "add", "JSPH", "--name", "Jiangsu Province Hospital", "--database", db
+    )
+    assert "added site JSPH – Jiangsu Province Hospital" in out
+    with pytest.raises(RuntimeError, match="already exists"):
+        live.run_cli(tmp_path, "site", "add", "JSPH", "--database", db)
+    live.run_cli(tmp_path, "db", "load", "published", "--database", db)
+    live.run_cli(
+        tmp_path, "user", "add", "n", "--role", "monitor", "--site", "JSPH", "--database", db
+    )
+    listing = live.run_cli(tmp_path, "site", "list", "--database", db)
+    assert re.search(r"JSPH\s+│\s+Jiangsu Province Hospital\s+│\s+13\s+│\s+n", listing), listing
+    rows = live.query(
+        db, 'SELECT user_id, "table", subject, action, reason FROM access_changes ORDER BY id'
+    )
+    assert [tuple(r) for r in rows] == [
+        (None, "profiles", "admin", "created", "database initialised"),
+        (None, "sites", "JSPH", "created", "bvall site add JSPH"),
+        (None, "profiles", "n", "created", "bvall user add n"),
+    ]

@@ -20,7 +20,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def
     home = tmp_path_factory.mktemp("pg")
     with live.postgres_database(url) as database:
         live.run_cli(home, "db", "init", "--database", database)
-        live.run_cli(home, "db", "load", "published", "--database", database)
+        live.run_cli(home, "db", "load", "published", "--create-sites", "--database", database)
         yield live, home, database
 
 

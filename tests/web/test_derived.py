@@ -22,7 +22,7 @@ def p05(db: Any, example: Any) -> Any:
     """P05 of the example cohort loaded into the test database."""
     from bvall.store.convert import load_cohort_into_database
 
-    load_cohort_into_database(example.subset(["P05"]), reason="test load")
+    load_cohort_into_database(example.subset(["P05"]), reason="test load", create_sites=True)
     return example.subset(["P05"])
 
 
@@ -149,7 +149,9 @@ def test_panels_of_one_patient_in_a_larger_database_equal_that_patients_own_deri
     from bvall.store.convert import load_cohort_into_database
     from bvall.web import derived
 
-    load_cohort_into_database(example.subset(["P02", "P05", "P07"]), reason="test load")
+    load_cohort_into_database(
+        example.subset(["P02", "P05", "P07"]), reason="test load", create_sites=True
+    )
     alone = example.subset(["P05"])
     d = derived.derivations(["P05"])
     for name in ("grades", "crs", "icans", "tls", "response"):

@@ -381,3 +381,397 @@ def test_back_office_shows_records_and_history_read_only(loaded: Any, users: Any
     assert c.post(f"/admin/store/lab/{lab.pk}/delete/", {"post": "yes"}).status_code == 403
     lab.refresh_from_db()
     assert lab.value == 41.0
+
+
+# --- issue 12: one write gate, bounded imports, audited access, sites, spraying -----------------
+
+LAB_ROW = {"test": "anc", "value": "0.2", "unit": "10^9/L", "study_day": "9"}
+
+
+def _lab_csv(pid: str) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(
+        "labs.csv", f"patient_id,test,value,unit,study_day\n{pid},anc,0.2,10^9/L,9\n".encode()
+    )
+
+
+def _patients_csv(pid: str, site: str) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(
+        "patients.csv", f"patient_id,site_id,sex,age_years\n{pid},{site},F,50\n".encode()
+    )
+
+
+def _written() -> tuple[int, int, int]:
+    from bvall.store.models import Lab, Patient, Site
+
+    return Patient.objects.count(), Lab.objects.count(), Site.objects.count()
+
+
+def _token(user: Any) -> dict[str, str]:
+    from bvall.store.tokens import create_token
+
+    return {"HTTP_AUTHORIZATION": f"Bearer {create_token(user, 't')[1]}"}
+
+
+@pytest.mark.parametrize("commit", ["false", "true"])
+@pytest.mark.parametrize("upload", ["lab_of_A01", "patient_at_SITEA", "lab_of_nobody"])
+def test_api_import_of_another_sites_rows_is_refused(
+    loaded: Any, users: Any, commit: str, upload: str
+) -> None:
+    """Finding 1: entry_b (site B) imported a lab for site A's patient and created a patient at
+    site A; a patient that does not exist gets the same answer as site A's."""
+    files = {
+        "lab_of_A01": lambda: _lab_csv("A01"),
+        "patient_at_SITEA": lambda: _patients_csv("Z03", "SITEA"),
+        "lab_of_nobody": lambda: _lab_csv("Q77"),
+    }[upload]
+    before = _written()
+    r = Client().post(
+        "/api/import",
+        {"files": [files()], "commit": commit, "reason": "x"},
+        **_token(users["entry_b"]),
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["ok"], body["committed"]) == (False, False)
+    assert [p["code"] for p in body["problems"]] == ["access"]
+    assert "A01" not in body["problems"][0]["expected"]
+    assert _written() == before
+    if upload != "patient_at_SITEA":
+        # the answer for site A's patient and for no patient at all is the same
+        assert body["problems"][0]["expected"] == (
+            "a patient of your sites, or a new patient of this import at one of your sites"
+        )
+
+
+def test_api_import_of_a_taken_identifier_does_not_confirm_the_other_site(
+    loaded: Any, users: Any
+) -> None:
+    r = Client().post(
+        "/api/import",
+        {"files": [_patients_csv("A01", "SITEB")], "commit": "false", "reason": "x"},
+        **_token(users["entry_b"]),
+    )
+    text = json.dumps(r.json())
+    assert "already in the database" not in text
+    assert "SITEA" not in text
+    assert "not one you may write" in text
+
+
+def test_import_page_offers_no_commit_for_another_sites_rows(
+    loaded: Any, users: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.HOME = tmp_path
+    c = _client(users["entry_b"])
+    before = _written()
+    html = c.post("/import/", {"files": [_lab_csv("A01")], "reason": "x"}).content.decode()
+    assert "Commit import" not in html
+    assert "1 problem found; nothing was written." in html
+    assert _written() == before
+    # and an own patient's rows can be committed
+    html = c.post("/import/", {"files": [_lab_csv("B01")], "reason": "x"}).content.decode()
+    token = re.search(r"/import/([0-9a-f]+)/commit/", html).group(1)  # type: ignore[union-attr]
+    assert c.post(f"/import/{token}/commit/", {"reason": "x"}).status_code == 302
+    assert _written()[1] == before[1] + 1
+
+
+# every path that writes, as a user of the other site: (method, path, body) -> refused status
+def _write_paths(lab_pk: int) -> list[tuple[str, str, dict[str, Any], bool]]:
+    lab = {"patient_id": "A01", **LAB_ROW}
+    return [
+        ("post", "/patients/new/", {"patient_id": "Z08", "site_id": "SITEA", "sex": "F"}, False),
+        ("post", "/patients/A01/vitals/new/", {"study_day": "3", "temperature_c": "38"}, False),
+        ("post", "/patients/A01/labs/day/", {"study_day": "9", "anc-value": "0.2"}, False),
+        (
+            "post",
+            f"/records/labs/{lab_pk}/edit/",
+            {"value": "9", "reason": "x", "version": 1},
+            False,
+        ),
+        ("post", f"/records/labs/{lab_pk}/delete/", {"reason": "x", "version": 1}, False),
+        ("post", "/api/tables/labs", {"values": lab}, True),
+        ("post", "/api/patients/A01/labs", {"study_day": 9, "labs": [LAB_ROW]}, True),
+        (
+            "put",
+            f"/api/tables/labs/{lab_pk}",
+            {"values": {"value": 9}, "version": 1, "reason": "x"},
+            True,
+        ),
+        ("delete", f"/api/tables/labs/{lab_pk}", {"version": 1, "reason": "x"}, True),
+        (
+            "post",
+            "/api/tables/patients",
+            {"values": {"patient_id": "Z09", "site_id": "SITEA"}},
+            True,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("who", ["entry_b", "monitor"])
+def test_every_write_path_refuses_another_site_and_the_monitor(
+    loaded: Any, users: Any, who: str, settings: Any, tmp_path: Any
+) -> None:
+    from bvall.store.models import Lab
+
+    settings.HOME = tmp_path
+
+    lab = Lab.objects.get(patient_id="A01", test="platelets")
+    before = (_written(), lab.value, lab.version)
+    auth = _token(users[who])
+    page = _client(users[who])
+    for method, path, body, api in _write_paths(lab.pk):
+        if api:
+            r = getattr(Client(), method)(
+                path, json.dumps(body), content_type="application/json", **auth
+            )
+            assert r.status_code in (403, 404), (who, method, path, r.status_code)
+        else:
+            r = getattr(page, method)(path, body)
+            html = r.content.decode()
+            assert r.status_code in (403, 404) or "Not saved." in html, (who, path)
+        assert "B01" not in r.content.decode() or who == "entry_b", path
+    for commit in ("false", "true"):
+        r = Client().post(
+            "/api/import", {"files": [_lab_csv("A01")], "commit": commit, "reason": "x"}, **auth
+        )
+        assert (r.status_code == 403) if who == "monitor" else not r.json()["ok"]
+    r = page.post("/import/", {"files": [_lab_csv("A01")], "reason": "x"})
+    assert r.status_code == 403 if who == "monitor" else "Commit import" not in r.content.decode()
+    lab.refresh_from_db()
+    assert (_written(), lab.value, lab.version) == before
+
+
+def test_new_patient_at_an_unknown_site_lists_the_users_sites_and_creates_none(
+    loaded: Any, users: Any
+) -> None:
+    before = _written()
+    html = (
+        _client(users["data_entry"])
+        .post("/patients/new/", {"patient_id": "A05", "site_id": "NOSUCH", "sex": "F"})
+        .content.decode()
+    )
+    assert "Not saved." in html
+    assert "&#x27;NOSUCH&#x27; is not a site of the study; your sites: SITEA." in html
+    assert "SITEB" not in html
+    # an administrator (every site) is refused too, and told every site
+    html = (
+        _client(users["admin"])
+        .post("/patients/new/", {"patient_id": "A05", "site_id": "NOSUCH", "sex": "F"})
+        .content.decode()
+    )
+    assert "Not saved." in html
+    assert "is not a site of the study; your sites: SITEA, SITEB." in html
+    r = Client().post(
+        "/api/tables/patients",
+        json.dumps({"values": {"patient_id": "A05", "site_id": "NOSUCH"}}),
+        content_type="application/json",
+        **_token(users["data_entry"]),
+    )
+    assert r.status_code == 400
+    assert "your sites: SITEA" in r.json()["detail"]
+    assert _written() == before
+
+
+# --- bounded imports ---------------------------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_an_oversized_request_is_refused_from_its_length_before_reading(
+    loaded: Any, users: Any, settings: Any
+) -> None:
+    """Finding 2: a 61 MB CSV ran 89 s and answered 768 MB. The declared length is enough."""
+    import io
+    import time
+
+    from django.test import RequestFactory
+
+    from bvall.web.middleware import request_size_limit
+
+    settings.BVALL_IMPORT_MAX_REQUEST_BYTES = 20 * 1024 * 1024 + 256 * 1024
+
+    class Unread(io.RawIOBase):
+        def read(self, *a: Any) -> bytes:  # the body must never be read
+            raise AssertionError("the body was read")
+
+    request = RequestFactory().post("/api/import", data=b"", content_type="multipart/form-data")
+    request.META["CONTENT_LENGTH"] = str(61 * 1024 * 1024)
+    request.META["wsgi.input"] = Unread()
+    started = time.perf_counter()
+    r = request_size_limit(lambda req: pytest.fail("the view ran"))(request)
+    assert time.perf_counter() - started < 2
+    assert r.status_code == 413
+    detail = json.loads(r.content)["detail"]
+    assert detail.startswith("The upload is 61 MB; an import takes at most 20 MB per file")
+    assert "Nothing was read or written" in detail
+
+
+@pytest.mark.parametrize("name", ["labs.csv", "labs.xlsx", "labs.parquet"])
+def test_an_upload_over_the_per_file_limit_is_refused_and_writes_nothing(
+    loaded: Any, users: Any, settings: Any, name: str
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.BVALL_IMPORT_MAX_BYTES = 64 * 1024
+    big = SimpleUploadedFile(name, b"patient_id,test\n" + b"A01,anc\n" * 20_000)
+    before = _written()
+    r = Client().post(
+        "/api/import", {"files": [big], "commit": "true", "reason": "x"}, **_token(users["admin"])
+    )
+    assert r.status_code == 413
+    assert r.json()["detail"].startswith(
+        f"{name} is 0.2 MB; an import takes at most 0.1 MB per file"
+    )
+    assert _written() == before
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx", "parquet"])
+def test_a_malformed_or_huge_import_of_each_kind_is_bounded(
+    loaded: Any, users: Any, settings: Any, tmp_path: Any, kind: str
+) -> None:
+    """Many rows, each bad (no header, wrong values): bounded time, memory and answer size."""
+    import time
+
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.BVALL_IMPORT_MAX_ROWS = 50_000
+    rows = 60_000
+    path = tmp_path / f"labs.{kind}"
+    if kind == "csv":
+        path.write_text("A01,anc,x,10^9/L,1\n" * rows)  # header-less
+    elif kind == "xlsx":
+        wb = openpyxl.Workbook(write_only=True)
+        ws = wb.create_sheet("labs")
+        for _ in range(rows):
+            ws.append(["A01", "anc", "x", "10^9/L", 1])
+        wb.save(path)
+    else:
+        pq.write_table(
+            pa.table(
+                {"patient_id": ["A01"] * 40_000, "test": ["anc"] * 40_000, "value": ["x"] * 40_000}
+            ),
+            path,
+        )
+    before = _written()
+    rss = _rss_mb()
+    started = time.perf_counter()
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    r = Client().post(
+        "/api/import",
+        {"files": [upload], "commit": "true", "reason": "x"},
+        **_token(users["admin"]),
+    )
+    elapsed = time.perf_counter() - started
+    body = r.json()
+    assert r.status_code == 200
+    assert (body["ok"], body["committed"]) == (False, False)
+    assert len(r.content) < 200_000
+    assert len(body["problems"]) <= 200
+    if kind == "parquet":  # 40,000 bad values: listed 200, counted all
+        assert body["problem_count"] >= 40_000
+        assert body["problem_summary"][0]["count"] == 40_000
+    assert elapsed < 60
+    assert _rss_mb() - rss < 200
+    assert _written() == before
+
+
+def test_import_page_lists_200_problems_and_counts_the_rest(
+    loaded: Any, users: Any, settings: Any, tmp_path: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.HOME = tmp_path
+    lines = "".join(f"A01,anc,x,10^9/L,{d}\n" for d in range(10, 1010))
+    f = SimpleUploadedFile("labs.csv", ("patient_id,test,value,unit,study_day\n" + lines).encode())
+    r = _client(users["admin"]).post("/import/", {"files": [f], "reason": "x"})
+    html = r.content.decode()
+    assert "1000 problems found; nothing was written." in html
+    assert "The first 200 are listed; all are counted below." in html
+    assert html.count('<td class="muted">type</td>') == 200
+    assert len(r.content) < 300_000
+
+
+# --- access changes in the audit log -------------------------------------------------------------
+
+
+def test_access_changes_appear_in_the_audit_log_and_its_table_filter(
+    loaded: Any, users: Any
+) -> None:
+    """Finding 7: giving monitor all sites wrote nothing; ?table=profiles ignored the filter."""
+    from bvall.store.models import Site
+
+    c = _client(users["admin"])
+    r = c.post(
+        f"/users/{users['monitor'].pk}/",
+        {
+            "role": "monitor",
+            "all_sites": "on",
+            "sites": [Site.objects.get(code="SITEA").pk],
+            "active": "on",
+            "email": "",
+        },
+    )
+    assert r.status_code == 302
+    auth = _token(users["admin"])  # a token creation, recorded too
+    for table in ("profiles", "sites", "api_tokens", "labs"):
+        entries = Client().get(f"/api/audit?table={table}&limit=1000", **auth).json()
+        assert entries, table
+        assert {e["table"] for e in entries} == {table}
+    profiles = Client().get("/api/audit?table=profiles&limit=1000", **auth).json()
+    change = next(e for e in profiles if e["record"] == "monitor" and e["action"] == "changed")
+    assert change["user"] == "admin"
+    assert {"field": "all_sites", "before": "no", "after": "yes"} in change["changes"]
+    created = next(e for e in profiles if e["record"] == "monitor" and e["action"] == "created")
+    assert created["user"] == "command line"
+    assert Client().get("/api/audit?table=nosuch", **auth).status_code == 400
+    page = c.get("/audit/?table=profiles").content.decode()
+    assert "profiles: monitor" in page
+    # a site-bound user sees no access changes
+    mine = Client().get("/api/audit?table=profiles", **_token(users["investigator"])).json()
+    assert mine == []
+
+
+# --- password spraying ------------------------------------------------------------------------
+
+
+def test_password_spraying_from_one_address_is_throttled(loaded: Any, users: Any) -> None:
+    """Finding 9: 4 wrong passwords for each of many user names were never throttled."""
+    from django.contrib.auth import get_user_model
+
+    for i in range(6):
+        get_user_model().objects.create_user(f"u{i}", password="x")
+    c = Client()
+    for i in range(5):  # 4 guesses each at 5 names: no name reaches its own limit of 5
+        for _ in range(4):
+            r = c.post("/login/", {"username": f"u{i}", "password": "wrong"})
+        assert r.status_code in (200, 429)
+    r = c.post("/login/", {"username": "monitor", "password": "correct horse battery staple"})
+    assert r.status_code == 429
+    # another address is not locked
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    r = other.post("/login/", {"username": "monitor", "password": "correct horse battery staple"})
+    assert r.status_code == 302
+
+
+def test_a_streamed_upload_without_length_is_stopped_at_the_limit(settings: Any) -> None:
+    from django.core.exceptions import RequestDataTooBig
+
+    from bvall.web.middleware import LimitedUploadHandler
+
+    settings.BVALL_IMPORT_MAX_REQUEST_BYTES = 1000
+    handler = LimitedUploadHandler()
+    assert handler.receive_data_chunk(b"x" * 600, 0) == b"x" * 600
+    with pytest.raises(RequestDataTooBig, match="The upload is 0 MB"):
+        handler.receive_data_chunk(b"x" * 600, 600)

@@ -121,6 +121,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "user": CommandEntry(
         "bvall.cli.db", "users", "Accounts of the web app: add, list, reset a password."
     ),
+    "site": CommandEntry(
+        "bvall.cli.db",
+        "sites",
+        "Sites of the study: add, list (patients and users name existing sites only).",
+    ),
     "serve": CommandEntry(
         "bvall.cli.serve",
         "serve",

@@ -17,6 +17,10 @@ app = typer.Typer(
 users = typer.Typer(
     help="Accounts of the web app: add, list, reset a password.", no_args_is_help=True
 )
+sites = typer.Typer(
+    help="Sites of the study: add, list (patients and users name existing sites only).",
+    no_args_is_help=True,
+)
 
 DatabaseOpt = Annotated[
     str | None,
@@ -107,17 +111,29 @@ def load(
     ],
     database: DatabaseOpt = None,
     reason: Annotated[str | None, typer.Option(help="Reason stored in the audit trail.")] = None,
+    create_sites: Annotated[
+        bool,
+        typer.Option(
+            "--create-sites",
+            help="Create the sites the cohort's patients name that do not exist yet (without "
+            "it, an unknown site is refused; add sites with `bvall site add`).",
+        ),
+    ] = False,
 ) -> None:
     """Validate a cohort against the database and add all its rows, or none (every problem listed)."""
     _setup(database)
     _require_initialised()
     from bvall.cohort import load_cohort
-    from bvall.store.convert import load_cohort_into_database
+    from bvall.store.gate import load_cohort as load_into_database
 
     c = load_cohort(cohort)
-    report = load_cohort_into_database(c, reason=reason or f"bvall db load {cohort}")
+    report = load_into_database(
+        c, reason=reason or f"bvall db load {cohort}", create_sites=create_sites
+    )
     added = ", ".join(f"{t} {n}" for t, n in report.new_rows.items())
     console.print(f"loaded {c.name}: {added or 'nothing new'}")
+    if report.sites_created:
+        console.print(f"created site(s) {', '.join(report.sites_created)}")
 
 
 @app.command("export")
@@ -181,7 +197,13 @@ def user_add(
     _require_initialised()
     from bvall.store.database import create_user
 
-    account = create_user(username, role, sites=tuple(site or ()), all_sites=all_sites)
+    account = create_user(
+        username,
+        role,
+        sites=tuple(site or ()),
+        all_sites=all_sites,
+        reason=f"bvall user add {username}",
+    )
     print_new_password(account.username, account.password)
 
 
@@ -242,6 +264,44 @@ def user_token(
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise InputError(f"No active user {username!r}.")
-    _, raw = create_token(user, name)
+    from bvall.store.access import COMMAND_LINE
+
+    _, raw = create_token(user, name, actor=COMMAND_LINE)
     console.print(f"token {raw}", highlight=False, soft_wrap=True)
     console.print("[dim]Shown once; use it as 'Authorization: Bearer <token>' on /api/.[/]")
+
+
+@sites.command("add")
+def site_add(
+    code: Annotated[str, typer.Argument(help="Site code, as in patients.site_id (e.g. JSPH).")],
+    name: Annotated[str, typer.Option(help="The site's name.")] = "",
+    reason: Annotated[str | None, typer.Option(help="Reason stored in the audit trail.")] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Add a site (patients and users may then name it)."""
+    _setup(database)
+    _require_initialised()
+    from bvall.store.access import COMMAND_LINE
+    from bvall.store.sites import add_site
+
+    site = add_site(COMMAND_LINE, code, name, reason=reason or f"bvall site add {code}")
+    console.print(f"added site {site}")
+
+
+@sites.command("list")
+def site_list(database: DatabaseOpt = None) -> None:
+    """List the sites with their patients and users."""
+    _setup(database)
+    _require_initialised()
+    from bvall.store.models import Site
+
+    rows = [
+        {
+            "code": s.code,
+            "name": s.name,
+            "patients": s.patients.count(),
+            "users": ", ".join(sorted(p.user.username for p in s.members.select_related("user"))),
+        }
+        for s in Site.objects.order_by("code")
+    ]
+    print_table(rows, title="Sites")

@@ -112,10 +112,13 @@ def serve(
         account = initialise()
         if not empty:
             from bvall.cohort import load_cohort
-            from bvall.store.convert import load_cohort_into_database
+            from bvall.store.gate import load_cohort as load_into_database
 
             name = resolve_demo_dataset()
-            report = load_cohort_into_database(load_cohort(name), reason=f"demo dataset {name}")
+            # the demo's sites are created with it, on purpose and in the audit trail
+            report = load_into_database(
+                load_cohort(name), reason=f"demo dataset {name}", create_sites=True
+            )
             console.print(
                 f"loaded dataset {name!r} ({report.new_rows.get('patients', 0)} patients)"
             )

@@ -29,9 +29,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bvall.cohort import tablefile
 from bvall.cohort.model import Cohort, CohortMetadata
 from bvall.cohort.problems import Problem
 from bvall.cohort.schema import TABLES
+from bvall.cohort.tablefile import ReadLimits
 from bvall.errors import InputError, ValidationFailed
 
 Format = Literal["csv", "xlsx", "parquet"]
@@ -98,6 +100,8 @@ def _read_folder(folder: Path, suffix: str, reader: Callable[[Path], pd.DataFram
         files[name] = path.name
         try:
             raw[name] = reader(path)
+        except tablefile.Unreadable as exc:
+            problems.append(exc.problem)
         except Exception as exc:  # any parser error becomes a reported problem
             problems.append(
                 Problem(
@@ -116,7 +120,8 @@ def _read_folder(folder: Path, suffix: str, reader: Callable[[Path], pd.DataFram
 
 def _read_csv(path: Path) -> pd.DataFrame:
     # Everything is read as text; the schema decides types, so nothing is guessed by pandas.
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
+    # Text that is not UTF-8 or a missing header is described with its line and what to do.
+    return tablefile.read_csv_table(path)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -125,6 +130,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _read_xlsx(path: Path) -> Cohort:
     problems: list[Problem] = []
+    try:
+        tablefile.check_workbook(path)
+    except tablefile.Unreadable as exc:
+        raise ValidationFailed([exc.problem], str(path)) from None
     try:
         sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
     except Exception as exc:
@@ -177,70 +186,12 @@ def _build(
 
 
 def read_tables(
-    paths: list[Path],
+    paths: list[Path], limits: ReadLimits | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
-    """Read table files without validating them: ``<table>.csv`` files and/or ``.xlsx`` workbooks.
-
-    For adding rows to an existing study (the web import), where a file may hold only some
-    tables (a day's labs) and the rows are validated together with the stored ones. Returns the
-    raw tables (text cells, nothing guessed), the file each came from and the problems met while
-    reading (unreadable files, an unknown file type, the same table twice).
-    """
-    raw: dict[str, pd.DataFrame] = {}
-    files: dict[str, str] = {}
-    problems: list[Problem] = []
-
-    def add(name: str, frame: pd.DataFrame, where: str) -> None:
-        if name in raw:
-            problems.append(
-                Problem(
-                    name,
-                    None,
-                    None,
-                    where,
-                    f"one file per table ({files[name]} also holds it)",
-                    "file",
-                    where,
-                )
-            )
-            return
-        raw[name], files[name] = frame, where
-
-    for path in paths:
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".csv":
-                add(path.stem, _read_csv(path), path.name)
-            elif suffix in (".xlsx", ".xlsm"):
-                sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
-                for sheet, frame in sheets.items():
-                    if sheet != METADATA_SHEET:
-                        add(str(sheet), frame, f"{path.name} [{sheet}]")
-            else:
-                problems.append(
-                    Problem(
-                        "file",
-                        None,
-                        None,
-                        path.name,
-                        "a .csv file named <table>.csv or an .xlsx workbook",
-                        "file",
-                        path.name,
-                    )
-                )
-        except Exception as exc:  # any parser error becomes a reported problem
-            problems.append(
-                Problem(
-                    path.stem,
-                    None,
-                    None,
-                    f"{type(exc).__name__}: {exc}",
-                    "a readable CSV or XLSX file",
-                    "file",
-                    path.name,
-                )
-            )
-    return raw, files, problems
+    """Read table files without validating them (see :func:`bvall.cohort.tablefile.read_tables`):
+    for adding rows to an existing study, where a file may hold only some tables (a day's labs)
+    and the rows are validated together with the stored ones."""
+    return tablefile.read_tables(paths, limits or ReadLimits())
 
 
 def read_cohort(path: str | Path) -> Cohort:

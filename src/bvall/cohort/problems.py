@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, SupportsIndex
 
 #: The classes of problem validation reports; each has a boundary test in tests/cohort.
 PROBLEM_CODES = (
@@ -18,6 +20,7 @@ PROBLEM_CODES = (
     "reference",  # a record refers to a patient or course that does not exist
     "duplicate",  # two records with the same key
     "consistency",  # values that contradict each other across columns or tables
+    "access",  # a row the acting user may not write (a patient outside their sites)
 )
 
 
@@ -53,3 +56,56 @@ class Problem:
         if out["value"] is not None and not isinstance(out["value"], str | int | float | bool):
             out["value"] = str(out["value"])
         return out
+
+
+class ProblemList(list[Problem]):
+    """Problems as they are found, keeping the first ``limit`` and counting every one by class,
+    table and column, so a file with a million bad cells costs a few kilobytes to report.
+
+    ``total`` is the number found; :meth:`summary` the count per (code, table, column).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit = limit
+        self.total = 0
+        self.counts: Counter[tuple[str, str, str | None]] = Counter()
+
+    def append(self, p: Problem) -> None:
+        self.total += 1
+        self.counts[(p.code, p.table, p.column)] += 1
+        if self.limit is None or len(self) < self.limit:
+            super().append(p)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            self.append(p)
+
+    def __iadd__(self, problems: Iterable[Problem]) -> ProblemList:  # type: ignore[override,misc]
+        self.extend(problems)
+        return self
+
+    def absorb(self, other: ProblemList, transform: Callable[[Problem], Problem]) -> None:
+        """Add ``other``: its kept problems through ``transform`` (which keeps code, table and
+        column), and its counts."""
+        for p in other:
+            if self.limit is None or len(self) < self.limit:
+                super().append(transform(p))
+        self.total += other.total
+        self.counts.update(other.counts)
+
+    def insert(self, index: SupportsIndex, p: Problem) -> None:
+        raise TypeError("internal: problems are appended in the order they are found")
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Count of problems per class, table and column, largest first."""
+        return [
+            {"code": code, "table": table, "column": column, "count": n}
+            for (code, table, column), n in sorted(
+                self.counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1], kv[0][2] or "")
+            )
+        ]

@@ -558,6 +558,7 @@ def _as_frame(raw: Any) -> pd.DataFrame:
 def validate_tables(
     raw: Mapping[str, Any],
     files: Mapping[str, str] | None = None,
+    collect: list[Problem] | None = None,
     *,
     today: dt.date | None = None,
     date_limits: DateLimits | None = None,
@@ -568,10 +569,11 @@ def validate_tables(
     dict of columns. ``files`` maps table names to the file (or sheet) they came from, so that
     problems can name it. Missing tables are empty; ``patients`` is required. ``today`` enables
     the check that nothing is dated in the future (see :func:`check_dates`); the other date
-    checks always run.
+    checks always run. ``collect`` receives the problems as they are found (a
+    :class:`~bvall.cohort.problems.ProblemList` keeps a bounded number of them).
     """
     files = dict(files or {})
-    problems: list[Problem] = []
+    problems: list[Problem] = [] if collect is None else collect
     typed: dict[str, pa.Table] = {}
     for name in raw:
         if name not in TABLES:

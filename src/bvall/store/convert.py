@@ -1,11 +1,12 @@
 """The one conversion between the study database and a :class:`~bvall.cohort.Cohort`.
 
 * :func:`read_database` – the database (or some patients of it) as a validated cohort;
-* :func:`import_tables` – add raw tables (an uploaded file, a loaded dataset) to the database:
-  the database's rows and the new rows are validated together with the cohort's own validation,
+* :func:`write_checked_rows` – add raw tables to the database once the write gate
+  (:mod:`bvall.store.gate`, the only caller) has checked who writes them: the stored rows of the
+  patients concerned and the new rows are validated together with the cohort's own validation,
   every problem is listed (rows numbered as in the uploaded file), and either every row is
   written, with its audit record, in one transaction, or none is;
-* :func:`load_cohort_into_database` – the same for a whole :class:`Cohort`.
+* :func:`load_cohort_into_database` – a whole :class:`Cohort` through the gate.
 
 Nothing outside this package and the web layer touches the ORM; every other part of bvall
 receives a :class:`Cohort`.
@@ -26,8 +27,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem, validate_tables
-from bvall.errors import ValidationFailed
-from bvall.store.models import COHORT_MODELS, Patient, Site, StudyInfo
+from bvall.cohort.problems import ProblemList
+from bvall.store.models import COHORT_MODELS, Patient, StudyInfo
 
 #: Tables in the order rows are inserted (parents first).
 _INSERT_ORDER = tuple(TABLES)
@@ -149,30 +150,75 @@ def write_lock(patient_id: str | None = None) -> None:
 
 @dataclass
 class ImportReport:
-    """What an import found and (when committed) wrote."""
+    """What an import found and (when committed) wrote.
+
+    ``problems`` holds the first problems found (at most the import's limit); ``problem_count``
+    is how many there are in all and ``problem_summary`` their count per class, table and column.
+    """
 
     problems: list[Problem] = field(default_factory=list)
     new_rows: dict[str, int] = field(default_factory=dict)
     committed: bool = False
+    problem_count: int = 0
+    problem_summary: list[dict[str, Any]] = field(default_factory=list)
+    sites_created: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.problem_count
+
+    @classmethod
+    def refused(cls, problems: list[Problem]) -> ImportReport:
+        """A report of problems found before validation (unreadable files, access)."""
+        if isinstance(problems, ProblemList):
+            return cls(
+                problems, problem_count=problems.total, problem_summary=problems.summary()[:200]
+            )
+        summary = ProblemList()
+        summary.extend(problems)
+        return cls(list(problems), problem_count=len(problems), problem_summary=summary.summary())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as the API answers it."""
+        return {
+            "ok": self.ok,
+            "committed": self.committed,
+            "problem_count": self.problem_count,
+            "problems_shown": len(self.problems),
+            "problem_summary": self.problem_summary,
+            "problems": [p.to_dict() for p in self.problems],
+            "new_rows": self.new_rows,
+            "sites_created": self.sites_created,
+        }
 
 
 def _frame(rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(attnames(table)), dtype=object)
 
 
+def _scope_rows(table: str, patient_ids: list[str], study_level: bool) -> list[dict[str, Any]]:
+    """Stored rows of ``table`` for ``patient_ids`` (and study-level rows when asked)."""
+    model = COHORT_MODELS[table]
+    rows: list[dict[str, Any]] = []
+    for i in range(0, len(patient_ids), 500):  # under every database's limit of bound values
+        field = "patient_id__in"
+        rows += table_rows(table, model.objects.filter(**{field: patient_ids[i : i + 500]}))
+    if study_level and table == "provenance":
+        rows += table_rows(table, model.objects.filter(patient_id__isnull=True))
+    return rows
+
+
 def _combine(
-    raw: Mapping[str, Any], files: Mapping[str, str]
+    raw: Mapping[str, Any], files: Mapping[str, str], patient_ids: list[str]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, int], list[Problem]]:
-    """Database rows followed by the new rows, per table; and the number of database rows."""
+    """Stored rows of the patients concerned followed by the new rows, per table; and the
+    number of stored rows. Every check of the cohort's validation relates rows of one patient
+    (or study-level rows), so the other patients' rows need not be read."""
     early: list[Problem] = []
     combined: dict[str, pd.DataFrame] = {}
     offsets: dict[str, int] = {}
     for table in TABLES:
-        existing = _frame(table_rows(table), table)
+        existing = _frame(_scope_rows(table, patient_ids, "provenance" in raw), table)
         offsets[table] = len(existing)
         new = raw.get(table)
         if new is None:
@@ -223,37 +269,47 @@ def _renumber(p: Problem, offsets: Mapping[str, int], files: Mapping[str, str]) 
     return replace(p, row=p.row - off, expected=expected, file=files.get(p.table, p.file))
 
 
-def import_tables(
+def write_checked_rows(
     raw: Mapping[str, Any],
     *,
-    files: Mapping[str, str] | None = None,
-    user: Any = None,
+    patient_ids: list[str],
+    files: Mapping[str, str],
+    history_user: Any,
     reason: str,
     commit: bool,
-    metadata: CohortMetadata | None = None,
+    metadata: CohortMetadata | None,
+    max_problems: int | None,
+    before_insert: Any = None,
 ) -> ImportReport:
-    """Validate new rows against the database and, with ``commit``, write them all or none.
+    """Validate new rows against the stored rows of ``patient_ids`` and, with ``commit``, write
+    them all or none. Only :mod:`bvall.store.gate` calls this, after checking who writes.
 
     ``raw`` maps table names to new rows (DataFrames as read from files: text cells are fine,
     the cohort's validation types them). ``reason`` is stored with every audit record.
     ``metadata`` becomes the study's metadata when the database holds no patients yet.
+    ``before_insert`` (no arguments) runs inside the transaction just before rows are written.
     """
-    files = dict(files or {})
+    files = dict(files)
+    problems = ProblemList(max_problems)
     with transaction.atomic():
         write_lock()
-        combined, offsets, problems = _combine(raw, files)
-        typed, found = validate_tables(combined, {}, today=timezone.localdate())
-        problems += [_renumber(p, offsets, files) for p in found]
-        report = ImportReport(problems=problems)
+        combined, offsets, early = _combine(raw, files, patient_ids)
+        problems.extend(early)
+        found = ProblemList(max_problems)
+        typed, _ = validate_tables(combined, {}, found, today=timezone.localdate())
+        problems.absorb(found, lambda p: _renumber(p, offsets, files))
+        report = ImportReport.refused(problems)
         report.new_rows = {
             t: typed[t].num_rows - offsets[t] for t in TABLES if typed[t].num_rows > offsets[t]
         }
         if problems or not commit:
             return report
+        if before_insert is not None:
+            before_insert()
         empty = not Patient.objects.exists()
-        _insert(typed, offsets, user, reason)
+        _insert(typed, offsets, history_user, reason)
         if metadata is not None and (empty or not StudyInfo.objects.exists()):
-            _set_metadata(metadata, user, reason)
+            _set_metadata(metadata, history_user, reason)
         report.committed = True
     return report
 
@@ -261,18 +317,6 @@ def import_tables(
 def _insert(
     typed: Mapping[str, pa.Table], offsets: Mapping[str, int], user: Any, reason: str
 ) -> None:
-    new_sites = {
-        s
-        for s in typed["patients"].column("site_id").to_pylist()[offsets["patients"] :]
-        if s is not None
-    } - set(Site.objects.values_list("code", flat=True))
-    if new_sites:
-        bulk_create_with_history(
-            [Site(code=s) for s in sorted(new_sites)],
-            Site,
-            default_user=user,
-            default_change_reason=reason,
-        )
     for table in _INSERT_ORDER:
         t = typed[table]
         start = offsets[table]
@@ -300,21 +344,11 @@ def _set_metadata(metadata: CohortMetadata, user: Any, reason: str) -> None:
     _METADATA_CACHE.clear()
 
 
-def load_cohort_into_database(cohort: Cohort, *, user: Any = None, reason: str) -> ImportReport:
-    """Add a validated cohort's rows to the database (validated again against what is there).
+def load_cohort_into_database(
+    cohort: Cohort, *, reason: str, actor: Any = None, create_sites: bool = False
+) -> ImportReport:
+    """Add a cohort's rows to the database through the write gate (see
+    :func:`bvall.store.gate.load_cohort`); ``actor`` defaults to the command line."""
+    from bvall.store.gate import load_cohort  # the gate builds on this module
 
-    Raises :class:`ValidationFailed` listing every problem; nothing is written then.
-    """
-    raw = {t: _frame(cohort[t].to_pylist(), t) for t in TABLES if cohort[t].num_rows}
-    raw.setdefault("patients", _frame([], "patients"))
-    report = import_tables(
-        raw,
-        user=user,
-        reason=reason,
-        commit=True,
-        metadata=cohort.metadata,
-        files={t: t for t in TABLES},
-    )
-    if not report.ok:
-        raise ValidationFailed(report.problems, cohort.name)
-    return report
+    return load_cohort(cohort, reason=reason, actor=actor, create_sites=create_sites)

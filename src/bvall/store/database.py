@@ -12,8 +12,6 @@ import gzip
 import io
 import json
 import os
-import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,70 +93,21 @@ def upgrade(verbosity: int = 0) -> list[str]:
     return pending
 
 
-def random_password() -> str:
-    """A random password (about 100 bits) that is easy to type: groups of letters and digits."""
-    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(6)) for _ in range(3))
+def create_user(username: str, role: str, **kw: Any) -> Any:
+    """See :func:`bvall.store.accounts.create_user` (kept here for the command line)."""
+    from bvall.store.accounts import create_user as create
+
+    return create(username, role, **kw)
 
 
-@dataclass(frozen=True)
-class NewAccount:
-    username: str
-    password: str
+def set_password(username: str, password: str | None = None) -> Any:
+    """See :func:`bvall.store.accounts.set_password`."""
+    from bvall.store.accounts import set_password as reset
+
+    return reset(username, password)
 
 
-def create_user(
-    username: str,
-    role: str,
-    *,
-    sites: tuple[str, ...] = (),
-    all_sites: bool = False,
-    email: str = "",
-    password: str | None = None,
-) -> NewAccount:
-    """Create a user with a role and sites; returns the (random unless given) password once."""
-    from django.contrib.auth import get_user_model
-    from django.db import transaction
-
-    from bvall.store.models import ROLES, Profile, Site
-
-    roles = [r for r, _ in ROLES]
-    if role not in roles:
-        raise InputError(f"Role {role!r} is not known; expected one of {', '.join(roles)}.")
-    user_model = get_user_model()
-    if user_model.objects.filter(username=username).exists():
-        raise InputError(f"User {username!r} already exists; choose another name.")
-    password = password or random_password()
-    with transaction.atomic():
-        user = user_model.objects.create_user(username=username, email=email, password=password)
-        user.is_staff = role == "admin"
-        user.is_superuser = role == "admin"
-        user.save()
-        profile = Profile.objects.create(
-            user=user, role=role, all_sites=all_sites or role == "admin"
-        )
-        for code in sites:
-            site, _ = Site.objects.get_or_create(code=code)
-            profile.sites.add(site)
-    return NewAccount(username, password)
-
-
-def set_password(username: str, password: str | None = None) -> NewAccount:
-    """Give ``username`` a new (random unless given) password; returns it once."""
-    from django.contrib.auth import get_user_model
-
-    user_model = get_user_model()
-    try:
-        user = user_model.objects.get(username=username)
-    except user_model.DoesNotExist:
-        raise InputError(f"No user {username!r}.") from None
-    password = password or random_password()
-    user.set_password(password)
-    user.save()
-    return NewAccount(username, password)
-
-
-def initialise(admin_username: str = "admin") -> NewAccount:
+def initialise(admin_username: str = "admin") -> Any:
     """Create the tables of a new database and its first administrator (password returned once).
 
     Refuses a database that already holds bvall's tables (use :func:`upgrade` for those).
@@ -168,7 +117,7 @@ def initialise(admin_username: str = "admin") -> NewAccount:
             "The database is already initialised; use `bvall db upgrade` to apply new migrations."
         )
     upgrade()
-    return create_user(admin_username, "admin", all_sites=True)
+    return create_user(admin_username, "admin", all_sites=True, reason="database initialised")
 
 
 # --- backup and restore ------------------------------------------------------------------------

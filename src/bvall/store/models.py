@@ -267,3 +267,31 @@ class MonitoringEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} look {self.look}: {self.action}"
+
+
+class AccessChange(models.Model):
+    """A change of who may do what: an account created, a role, sites or all-sites changed, an
+    API token created or revoked, a site added. Written once, never changed (append-only like the
+    history tables, migration ``0006``); read by the audit log beside the record history.
+
+    ``user`` is the acting user (None: the command line). ``table`` names what changed as the
+    audit filter knows it (``profiles``, ``sites``, ``api_tokens``); ``changes`` lists
+    ``{"field", "before", "after"}``.
+    """
+
+    recorded = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    table = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200)
+    action = models.CharField(max_length=20)
+    changes = models.JSONField(default=list)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "access_changes"
+        ordering = ("recorded", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.subject}: {self.action}"

@@ -2,7 +2,8 @@
 
 Every write here
 
-* checks the user's role and sites (:mod:`bvall.store.access`);
+* checks the user's role and sites through the write gate (:func:`bvall.store.gate.check_record`):
+  known sites only, never another site's patient;
 * validates the patient's whole record with the change applied, using the cohort's own
   validation (types, vocabularies, units, plausibility, order of dates, duplicates, references,
   consistency), and raises :class:`~bvall.errors.ValidationFailed` listing every problem, with
@@ -26,9 +27,9 @@ from django.utils import timezone
 from bvall.cohort import TABLES, Problem, validate_tables
 from bvall.cohort.dates import DATED_COLUMNS
 from bvall.errors import EditConflict, InputError, ValidationFailed
-from bvall.store import access
+from bvall.store import access, gate
 from bvall.store.convert import attnames, record_values, write_lock
-from bvall.store.models import COHORT_MODELS, Patient, Site
+from bvall.store.models import COHORT_MODELS
 
 MAX_REASON = 2000
 
@@ -152,27 +153,6 @@ def _patient_of(table: str, values: Mapping[str, Any], obj: models.Model | None)
     return str(pid).strip() if pid not in (None, "") else None
 
 
-def _check_site(user: Any, table: str, values: Mapping[str, Any], patient_id: str | None) -> None:
-    """The user may write this patient (and, for a patient record, into this site)."""
-    if table == "patients":
-        site = values.get("site_id") or None
-        if not access.can_use_site(user, site):
-            raise access.PermissionDenied(
-                f"You may not record patients at site {site!r}; your sites: "
-                f"{', '.join(access.site_codes(user)) or 'none'}."
-            )
-        return
-    if patient_id is None:
-        if table != "provenance" or not access.sees_all_sites(user):
-            raise access.PermissionDenied(
-                "Only users who see every site may edit study-level rows."
-            )
-        return
-    if not access.visible_patients(user).filter(patient_id=patient_id).exists():
-        # Same answer as for a patient that does not exist: no hint that it does.
-        raise InputError(f"No patient {patient_id!r} that you may see.")
-
-
 @dataclass(frozen=True)
 class Saved:
     """A written record: its table, primary key and new version."""
@@ -185,16 +165,8 @@ class Saved:
 def _apply(obj: models.Model, typed: Mapping[str, Any], user: Any, reason: str) -> None:
     for col, value in typed.items():
         setattr(obj, col, value)
-    obj._history_user = user
+    obj._history_user = access.history_user(user)
     obj._change_reason = reason
-
-
-def _ensure_site(code: str | None, user: Any, reason: str) -> None:
-    if code and not Site.objects.filter(code=code).exists():
-        site = Site(code=code)
-        site._history_user = user
-        site._change_reason = reason
-        site.save()
 
 
 def create_record(user: Any, table: str, values: Mapping[str, Any], reason: str = "") -> Saved:
@@ -204,31 +176,17 @@ def create_record(user: Any, table: str, values: Mapping[str, Any], reason: str 
     values = {k: v for k, v in values.items() if k in attnames(table)}
     reason = _clean_reason(reason, required=False) or "new record"
     patient_id = _patient_of(table, values, None)
-    _check_site(user, table, values, patient_id)
+    gate.check_record(user, table, values, patient_id)
     with transaction.atomic():
         write_lock(patient_id)
-        if (
-            table == "patients"
-            and patient_id
-            and Patient.objects.filter(patient_id=patient_id).exists()
-        ):
-            raise RecordProblems(
-                [
-                    Problem(
-                        "patients",
-                        1,
-                        "patient_id",
-                        patient_id,
-                        "a patient_id not yet used",
-                        "duplicate",
-                    )
-                ],
-                table,
-                [1],
-            )
+        taken = (
+            gate.new_patient_problem(user, patient_id)
+            if table == "patients" and patient_id
+            else None
+        )
+        if taken is not None:
+            raise RecordProblems([taken], table, [1])
         typed = _validate(patient_id, table, [values])[0]
-        if table == "patients":
-            _ensure_site(typed.get("site_id"), user, reason)
         obj = COHORT_MODELS[table]()
         _apply(obj, typed, user, reason)
         obj.save()
@@ -251,7 +209,7 @@ def create_records(
         raise InputError("All records saved together must belong to one patient.")
     patient_id = patients.pop()
     reason = _clean_reason(reason, required=False) or "new record"
-    _check_site(user, table, clean[0], patient_id)
+    gate.check_record(user, table, clean[0], patient_id)
     out: list[Saved] = []
     with transaction.atomic():
         write_lock(patient_id)
@@ -279,7 +237,7 @@ def conflict_view(obj: models.Model) -> dict[str, Any]:
     values["version"] = obj.version
     last = obj.history.order_by("-history_id").first()
     if last is not None:
-        values["saved_by"] = str(last.history_user) if last.history_user else "system"
+        values["saved_by"] = str(last.history_user) if last.history_user else "command line"
         values["saved_at"] = last.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
         values["saved_reason"] = last.history_change_reason or ""
     return values
@@ -324,10 +282,8 @@ def update_record(
             )
         if table != "patients" and str(new.get("patient_id")) != str(patient_id):
             raise InputError("A record cannot be moved to another patient; delete and re-enter it.")
-        _check_site(user, table, new, patient_id)
+        gate.check_record(user, table, new, patient_id)
         typed = _validate(patient_id, table, [new], drop_pk=pk)[0]
-        if table == "patients":
-            _ensure_site(typed.get("site_id"), user, reason)
         unchanged = all(typed[c] == getattr(obj, c) for c in attnames(table))
         if unchanged:
             return Saved(table, obj.pk, obj.version)
@@ -348,6 +304,7 @@ def delete_record(user: Any, table: str, pk: int, *, version: int, reason: str) 
         write_lock(patient_id)
         if obj.version != version:
             raise EditConflict(table, pk, version, conflict_view(obj), {"delete": True})
+        gate.check_record(user, table, record_values(obj), patient_id)
         if table == "patients":
             linked = [
                 t
@@ -362,7 +319,7 @@ def delete_record(user: Any, table: str, pk: int, *, version: int, reason: str) 
                 )
         else:
             _validate(patient_id, table, [], drop_pk=pk)
-        obj._history_user = user
+        obj._history_user = access.history_user(user)
         obj._change_reason = reason
         obj.delete()
 

@@ -2,7 +2,9 @@
 
 Study records are shown read-only here, scoped by the same access layer as the pages, with their
 full history; every change to study data goes through the app's forms or the API, where it is
-validated and needs a reason. Sites, users' roles and API tokens are managed here too. Only
+validated and needs a reason. Sites, users' roles and API tokens are shown read-only too: they
+change on the Users, Sites and account pages (or the command line), which record every access
+change; Django's own user and group screens are removed for the same reason. Only
 administrators reach the admin at all.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -19,6 +23,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from bvall.store import access
 from bvall.store.convert import attnames
 from bvall.store.models import COHORT_MODELS, ApiToken, Profile, Site, StudyInfo
+
+for _model in (get_user_model(), Group):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 admin.site.site_header = "bvall back office"
 admin.site.site_title = "bvall"
@@ -84,29 +92,38 @@ for _table, _model in COHORT_MODELS.items():
     )
 
 
-@admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name")
-    search_fields = ("code", "name")
+class AccessAdmin(SimpleHistoryAdmin):
+    """Read-only: sites, roles and tokens change on the Users, Sites and account pages (or the
+    command line), which record every access change."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.can(request.user, "manage_users")
+
+
+@admin.register(Site)
+class SiteAdmin(AccessAdmin):
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+
 
 @admin.register(Profile)
-class ProfileAdmin(SimpleHistoryAdmin):
+class ProfileAdmin(AccessAdmin):
     list_display = ("user", "role", "all_sites")
     list_filter = ("role", "all_sites")
-    filter_horizontal = ("sites",)
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AccessAdmin):
     list_display = ("name", "user", "prefix", "created", "last_used", "revoked")
-    readonly_fields = ("user", "name", "prefix", "key_hash", "created", "last_used")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 @admin.register(StudyInfo)

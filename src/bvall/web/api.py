@@ -26,15 +26,15 @@ from ninja.security import HttpBearer, django_auth
 from bvall import __version__
 from bvall.cohort import TABLES
 from bvall.cohort.dates import complete_when
-from bvall.cohort.io import read_tables
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, records
-from bvall.store.convert import import_tables, record_values, study_metadata
+from bvall.store.convert import record_values, study_metadata
 from bvall.store.models import TreatmentCourse
 from bvall.store.tokens import user_for_token
 from bvall.web import derived
 from bvall.web.views.audit import audit_entries
 from bvall.web.views.cohort import induction_d1, reported_response
+from bvall.web.views.importing import check_files, size_error
 
 
 class TokenAuth(HttpBearer):
@@ -301,38 +301,31 @@ def delete(request: HttpRequest, table: str, pk: int, body: RecordDelete) -> dic
 
 @api.post(
     "/import",
-    summary="Validate uploaded <table>.csv files or an .xlsx workbook; commit=true writes all or nothing",
+    summary="Validate uploaded <table>.csv or <table>.parquet files or an .xlsx workbook; "
+    "commit=true writes all or nothing. At most BVALL_IMPORT_MAX_MB per file and request (413 "
+    "beyond); the first BVALL_IMPORT_MAX_PROBLEMS problems are listed, all are counted",
+    response={200: dict[str, Any], 413: dict[str, Any]},
 )
 def import_files(
     request: HttpRequest,
     files: File[list[UploadedFile]],
     reason: Form[str] = "",
     commit: Form[bool] = False,
-) -> dict[str, Any]:
+) -> Status[dict[str, Any]]:
     access.require(request.user, "import")
+    error = size_error(list(files))
+    if error is not None:
+        return Status(413, {"detail": error})
     with tempfile.TemporaryDirectory(prefix="bvall-import-") as tmp:
         paths = []
         for f in files:
             path = Path(tmp) / Path(f.name or "upload").name
-            path.write_bytes(f.read())
+            with path.open("wb") as out:
+                for chunk in f.chunks():
+                    out.write(chunk)
             paths.append(path)
-        raw, names, problems = read_tables(paths)
-        if problems:
-            return {
-                "ok": False,
-                "committed": False,
-                "problems": [p.to_dict() for p in problems],
-                "new_rows": {},
-            }
-        report = import_tables(
-            raw, files=names, user=request.user, reason=reason or "API import", commit=commit
-        )
-    return {
-        "ok": report.ok,
-        "committed": report.committed,
-        "problems": [p.to_dict() for p in report.problems],
-        "new_rows": report.new_rows,
-    }
+        report = check_files(paths, request.user, reason or "API import", commit)
+    return Status(200, report.to_dict())
 
 
 @api.post(

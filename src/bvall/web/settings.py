@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "bvall.web.middleware.request_size_limit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bvall.web.middleware.security_headers",
@@ -125,10 +126,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cohort"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: 5 failures for one user name from one address lock that pair for 15 minutes.
-AXES_FAILURE_LIMIT = 5
+# Login throttling (bvall.web.throttle): 5 failures for one user name from one address lock that
+# pair, 20 failures from one address whatever the user names (password spraying) lock the
+# address; both for 15 minutes. The order of the parameter sets matters to the throttle.
+BVALL_LOGIN_FAILURES_PER_USER = 5
+BVALL_LOGIN_FAILURES_PER_ADDRESS = 20
+AXES_FAILURE_LIMIT = "bvall.web.throttle.failure_limit"
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "bvall/locked_out.html"
 AXES_VERBOSE = False
@@ -154,8 +159,18 @@ if _cfg.secure_cookies:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Imports: at most BVALL_IMPORT_MAX_MB per file and per request (with a little room for the form
+# fields), refused from the Content-Length before the body is read (bvall.web.middleware); form
+# fields are held in memory up to Django's default 2.5 MB, uploaded files go to disk above it.
+BVALL_IMPORT_MAX_BYTES = _cfg.import_max_bytes
+BVALL_IMPORT_MAX_REQUEST_BYTES = _cfg.import_max_bytes + 256 * 1024
+BVALL_IMPORT_MAX_ROWS = _cfg.import_max_rows
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "bvall.web.middleware.LimitedUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 STATIC_URL = "/static/"

@@ -25,7 +25,8 @@ from bvall.cohort import TABLES, Problem
 from bvall.interop.fhir.bundle import FeedResult, LabRow, Skipped, derive_lab_rows
 from bvall.interop.fhir.patients import PatientMatching, load_patient_matching
 from bvall.store import access
-from bvall.store.convert import ImportReport, import_tables
+from bvall.store.convert import ImportReport
+from bvall.store.gate import import_rows
 from bvall.store.models import COHORT_MODELS, Patient
 
 
@@ -112,10 +113,10 @@ def commit_bundle(result: FeedResult, *, user: Any, commit: bool) -> ImportRepor
     frame = pd.DataFrame(
         [r.labs_row() for r in result.labs], columns=list(TABLES["labs"].column_names)
     )
-    return import_tables(
+    return import_rows(
+        user,
         {"labs": frame},
         files={"labs": reason_for(result)},
-        user=user,
         reason=reason_for(result),
         commit=commit,
     )

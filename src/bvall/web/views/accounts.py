@@ -9,14 +9,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from bvall.errors import InputError
 from bvall.store import access
-from bvall.store.database import create_user, set_password
+from bvall.store.accounts import create_user, set_password, update_user
 from bvall.store.models import ROLES, ApiToken, Profile, Site
+from bvall.store.sites import add_site, rename_site
 from bvall.store.tokens import create_token, revoke_token
 
 
@@ -66,6 +66,8 @@ def user_new(request: HttpRequest) -> HttpResponse:
                 sites=tuple(s.code for s in d["sites"]),
                 all_sites=d["all_sites"],
                 email=d["email"],
+                actor=request.user,
+                reason=f"created by {request.user.username}",
             )
         except InputError as exc:
             form.add_error("username", str(exc))
@@ -94,28 +96,25 @@ def user_edit(request: HttpRequest, uid: int) -> HttpResponse:
     form = UserForm(request.POST or None, initial=initial)
     form.fields["username"].disabled = True
     if request.method == "POST" and request.POST.get("reset_password"):
-        account = set_password(user.username)
+        account = set_password(user.username, actor=request.user)
         return render(
             request, "bvall/password_once.html", {"account": account, "title": "New password"}
         )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        if user == request.user and (d["role"] != "admin" or not d["active"]):
-            form.add_error(
-                "role", "You cannot remove your own administrator role or deactivate yourself."
+        try:
+            update_user(
+                request.user,
+                user,
+                role=d["role"],
+                sites=[site.code for site in d["sites"]],
+                all_sites=d["all_sites"],
+                active=d["active"],
+                email=d["email"],
             )
+        except InputError as exc:
+            form.add_error("role", str(exc))
         else:
-            with transaction.atomic():
-                user.email = d["email"]
-                user.is_active = d["active"]
-                user.is_staff = user.is_superuser = d["role"] == "admin"
-                user.save()
-                profile.role = d["role"]
-                profile.all_sites = d["all_sites"] or d["role"] == "admin"
-                profile._history_user = request.user
-                profile._change_reason = f"edited by {request.user.username}"
-                profile.save()
-                profile.sites.set(d["sites"])
             messages.success(request, f"User {user.username} saved.")
             return redirect("users")
     return render(
@@ -131,12 +130,12 @@ def sites(request: HttpRequest) -> HttpResponse:
     form = SiteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
-        site, created = Site.objects.get_or_create(
-            code=code, defaults={"name": form.cleaned_data["name"]}
-        )
-        if not created:
-            site.name = form.cleaned_data["name"]
-            site.save()
+        name = form.cleaned_data["name"]
+        reason = f"by {request.user.username} on the Sites page"
+        if Site.objects.filter(code=code).exists():
+            rename_site(request.user, code, name, reason=reason)
+        else:
+            add_site(request.user, code, name, reason=reason)
         messages.success(request, f"Site {code} saved.")
         return redirect("sites")
     rows: list[dict[str, Any]] = [

@@ -1,4 +1,6 @@
-"""The audit log: every insert, change and deletion with who, when, why and field-level changes."""
+"""The audit log: every insert, change and deletion with who, when, why and field-level changes,
+and every access change (accounts, roles, sites, API tokens: :mod:`bvall.store.access_changes`).
+A write from the command line is shown as made by "command line"."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from bvall.cohort import TABLES
+from bvall.errors import InputError
 from bvall.store import access
+from bvall.store.access_changes import ACCESS_TABLES, access_change_entries
 from bvall.store.convert import attnames
 
 PAGE = 100
@@ -31,15 +35,30 @@ def _fmt(v: Any) -> str:
 
 
 def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list[dict[str, Any]]:
-    """The latest audit rows the user may see, newest first, with field-level changes."""
-    tables = [filters["table"]] if filters.get("table") in TABLES else list(TABLES)
+    """The latest audit rows the user may see, newest first, with field-level changes.
+
+    ``filters["table"]`` is a cohort table, an access table (``profiles``, ``sites``,
+    ``api_tokens``) or empty (all); any other name is refused with the known ones.
+    """
+    table = filters.get("table") or ""
+    if table and table not in TABLES and table not in ACCESS_TABLES:
+        raise InputError(
+            f"Table {table!r} is not in the audit trail; tables: "
+            f"{', '.join([*TABLES, *ACCESS_TABLES])}."
+        )
+    tables = [table] if table in TABLES else [] if table else list(TABLES)
+    user_filter = filters.get("user")
+    if user_filter == access.COMMAND_LINE.username:
+        user_filter = None
     found: list[tuple[str, Any]] = []
     for table in tables:
         qs = access.visible_history(user, table).select_related("history_user")
         if filters.get("patient"):
             qs = qs.filter(patient_id=filters["patient"])
-        if filters.get("user"):
-            qs = qs.filter(history_user__username=filters["user"])
+        if filters.get("user") == access.COMMAND_LINE.username:
+            qs = qs.filter(history_user__isnull=True)
+        elif user_filter:
+            qs = qs.filter(history_user__username=user_filter)
         if filters.get("since"):
             qs = qs.filter(history_date__date__gte=filters["since"])
         if filters.get("until"):
@@ -75,7 +94,7 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
         out.append(
             {
                 "when": h.history_date,
-                "user": h.history_user.username if h.history_user else "system",
+                "user": h.history_user.username if h.history_user else access.COMMAND_LINE.username,
                 "action": _ACTION.get(h.history_type, h.history_type),
                 "table": table,
                 "record": h.id,
@@ -85,7 +104,9 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
                 "version": h.version,
             }
         )
-    return out
+    out += access_change_entries(user, filters, limit)
+    out.sort(key=lambda e: e["when"], reverse=True)
+    return out[:limit]
 
 
 @login_required
@@ -102,7 +123,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             filters[k] = ""
     if filters["record"] and not filters["record"].isdigit():
         filters["record"] = ""
-    entries = audit_entries(request.user, filters)
+    try:
+        entries = audit_entries(request.user, filters)
+    except InputError:
+        filters["table"] = ""
+        entries = audit_entries(request.user, filters)
     users = get_user_model().objects.order_by("username").values_list("username", flat=True)
     return render(
         request,
@@ -111,7 +136,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "entries": entries,
             "filters": filters,
             "users": list(users),
-            "tables": list(TABLES),
+            "tables": [*TABLES, *ACCESS_TABLES],
             "title": "Audit log",
             "limit": PAGE,
         },

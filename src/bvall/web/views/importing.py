@@ -1,4 +1,8 @@
-"""Import: upload CSV/XLSX files, see the full validation report, then commit all or nothing."""
+"""Import: upload CSV/XLSX/Parquet files, see the validation report, then commit all or nothing.
+
+Preview and commit both go through the write gate (:func:`bvall.store.gate.import_rows`), so a
+user may only ever write rows of their own sites' patients; files are read within the import
+limits (:mod:`bvall.cohort.tablefile`)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,13 +18,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from bvall.cohort.io import read_tables
+from bvall.cohort.tablefile import ReadLimits, read_tables
 from bvall.interop.redcap.upload import is_redcap_upload, read_redcap_upload
-from bvall.store import access
-from bvall.store.convert import ImportReport, import_tables
+from bvall.store import access, gate
+from bvall.store.convert import ImportReport
 
 MAX_FILES = 20
-MAX_BYTES = 50 * 1024 * 1024  # per upload, all files together
 STALE_SECONDS = 24 * 3600  # uploads checked but never committed are removed after a day
 
 
@@ -39,32 +43,65 @@ def _remove_stale_uploads() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _check(folder: Path, user: object, reason: str, commit: bool) -> ImportReport:
-    paths = sorted(p for p in folder.iterdir() if p.is_file())
+def limits() -> ReadLimits:
+    return ReadLimits.for_upload(settings.BVALL_IMPORT_MAX_BYTES, settings.BVALL_IMPORT_MAX_ROWS)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
+
+
+def size_error(uploaded: list[Any]) -> str | None:
+    """Why these uploaded files are refused before reading (count or size), else None."""
+    limit = settings.BVALL_IMPORT_MAX_BYTES
+    if len(uploaded) > MAX_FILES:
+        return f"{len(uploaded)} files chosen; at most {MAX_FILES} at once."
+    for f in uploaded:
+        if (f.size or 0) > limit:
+            return (
+                f"{f.name} is {_mb(f.size or 0)}; an import takes at most "
+                f"{_mb(limit)} per file (setting BVALL_IMPORT_MAX_MB). Split the rows "
+                "into several files and import them one by one. Nothing was written."
+            )
+    total = sum(f.size or 0 for f in uploaded)
+    if total > limit:
+        return (
+            f"The files add up to {_mb(total)}; at most {_mb(limit)} at once "
+            "(setting BVALL_IMPORT_MAX_MB). Split the import. Nothing was written."
+        )
+    return None
+
+
+def check_files(paths: list[Path], user: object, reason: str, commit: bool) -> ImportReport:
+    """Read ``paths`` within the limits and pass their rows through the write gate."""
     # a REDCap dictionary with its records is another kind of import, recognised by content
-    reader = read_redcap_upload if is_redcap_upload(paths) else read_tables
-    raw, files, problems = reader(paths)
+    if is_redcap_upload(paths):
+        raw, files, problems = read_redcap_upload(paths)
+    else:
+        raw, files, problems = read_tables(paths, limits())
     if problems:
-        return ImportReport(problems=problems)
-    return import_tables(raw, files=files, user=user, reason=reason, commit=commit)
+        return ImportReport.refused(problems)
+    return gate.import_rows(user, raw, files=files, reason=reason, commit=commit)
 
 
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
     access.require(request.user, "import")
-    context: dict[str, object] = {"title": "Import"}
+    context: dict[str, object] = {
+        "title": "Import",
+        "max_mb": settings.BVALL_IMPORT_MAX_BYTES // 2**20,
+        "max_rows": settings.BVALL_IMPORT_MAX_ROWS,
+    }
     if request.method == "POST":
         uploaded = request.FILES.getlist("files")
         reason = request.POST.get("reason", "").strip()
         if not uploaded:
-            context["error"] = "Choose one or more files: <table>.csv files or an .xlsx workbook."
-        elif len(uploaded) > MAX_FILES:
-            context["error"] = f"{len(uploaded)} files chosen; at most {MAX_FILES} at once."
-        elif sum(f.size or 0 for f in uploaded) > MAX_BYTES:
             context["error"] = (
-                f"The files add up to {sum(f.size or 0 for f in uploaded) / 1e6:.0f} MB; "
-                f"at most {MAX_BYTES // (1024 * 1024)} MB at once. Split the import."
+                "Choose one or more files: <table>.csv or <table>.parquet files, or an .xlsx "
+                "workbook."
             )
+        elif (error := size_error(uploaded)) is not None:
+            context["error"] = error
         else:
             _remove_stale_uploads()
             token = secrets.token_hex(16)
@@ -76,7 +113,8 @@ def upload(request: HttpRequest) -> HttpResponse:
                 with open(folder / name, "wb") as out:
                     for chunk in f.chunks():
                         out.write(chunk)
-            report = _check(folder, request.user, reason, commit=False)
+            paths = sorted(p for p in folder.iterdir() if p.is_file())
+            report = check_files(paths, request.user, reason or "file import", commit=False)
             if report.ok:
                 request.session[f"import-{token}"] = {
                     "reason": reason,
@@ -106,13 +144,16 @@ def commit(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("This upload is not waiting for you (expired or committed already).")
     reason = request.POST.get("reason", "").strip() or staged["reason"] or "file import"
     reason = f"{reason} (import of {', '.join(staged['files'])})"
-    report = _check(folder, request.user, reason, commit=True)
+    paths = sorted(p for p in folder.iterdir() if p.is_file())
+    report = check_files(paths, request.user, reason, commit=True)
     if not report.committed:
         return render(
             request,
             "bvall/import.html",
             {
                 "title": "Import",
+                "max_mb": settings.BVALL_IMPORT_MAX_BYTES // 2**20,
+                "max_rows": settings.BVALL_IMPORT_MAX_ROWS,
                 "report": report,
                 "files": staged["files"],
                 "error": "The data changed since the check; the import was checked again and refused. Nothing was written.",
