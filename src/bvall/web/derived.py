@@ -717,11 +717,14 @@ def _grades_panel(d: Derivations) -> Panel:
                 alert=False,
             )
         )
-    rules = "; ".join(f"{r.rule_id}: {r.description} ({r.source})" for r in ALERT_RULES.values())
+    # plain words; the alert rules (ids, sources) are in each alert row's details
+    rules = " or ".join(r.description.rstrip(".") for r in ALERT_RULES.values())
+    n = "No alert" if not recent else "1 alert" if len(recent) == 1 else f"{len(recent)} alerts"
     msg = (
-        f"{len(recent)} alert(s) from D{since} on ({len(alerts)} in all) under the rules {rules}."
+        f"{n} in the latest {RECENT_DAYS} graded days (D{since} to D{since + RECENT_DAYS - 1}); "
+        f"{len(alerts)} alert{'' if len(alerts) == 1 else 's'} over the whole record. An alert is raised for {rules[0].lower()}{rules[1:]}."
         if grades and since is not None
-        else f"{len(alerts)} alert(s) under the rules {rules}."
+        else f"{n}. An alert is raised for {rules[0].lower()}{rules[1:]}."
         if grades
         else "No lab value to grade yet."
     )
