@@ -118,7 +118,7 @@ def test_enter_a_days_labs_and_see_them_saved(admin_page: Any, server: Any, shot
     assert float(high.input_value()) == pytest.approx(offered[1] / 10, rel=1e-6)
     page.click("text=Save the day's labs")
     page.wait_for_url(re.compile(r".*/patients/P04/\?current=1#labs$"))
-    assert "Saved 3 lab value(s) for P04" in page.locator(".msg-success").inner_text()
+    assert "Saved 3 lab values for P04" in page.locator(".msg-success").inner_text()
     pivot = page.locator("table.pivot").inner_text()
     assert "D301" in pivot
     assert "0.4" in pivot

@@ -23,6 +23,7 @@ The rules, in order (each from the cohort schema's meaning of its fields):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,18 @@ def compute_protocol_days(plan: Plan) -> int | None:
     """The protocol's length in study days: the last day with a protocol dose of ``plan``."""
     days = [d.day for d in plan.days if any(x.role == "protocol" for x in d.doses)]
     return max(days) if days else None
+
+
+@functools.lru_cache(maxsize=32)
+def protocol_days_of(regimen: str) -> int | None:
+    """The protocol length of a bundled regimen (planned without dates or body size: the days
+    do not depend on them); ``None`` for a regimen that is not bundled."""
+    from bvall.regimen.load import regimen_names
+    from bvall.regimen.planner import plan_regimen
+
+    if regimen not in regimen_names():
+        return None
+    return compute_protocol_days(plan_regimen(regimen, start=None, weight_kg=None, height_cm=None))
 
 
 def _date(value: Any) -> dt.date | None:

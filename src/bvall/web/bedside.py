@@ -16,6 +16,7 @@ from bvall.regimen.status import (
     classify_patient_status,
     compute_protocol_days,
     plan_due_today,
+    protocol_days_of,
 )
 
 #: the counts whose trend the first screen shows (lab test codes, cohort catalogue)
@@ -32,21 +33,51 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def derive_status(
-    courses: Sequence[Any], events: Sequence[Any], today: dt.date, arm: str | None, plans: Any
-) -> tuple[PatientStatus, DueToday]:
-    """The patient's status and what the plan has due today, from the model rows and the
-    plans the deviation engine made (keyed by (patient, course))."""
-    rows = [
+def _course_rows(courses: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
         {
             "course_id": c.course_id,
             "course_type": c.course_type,
             "course_number": c.course_number,
             "start_date": c.start_date,
             "end_date": c.end_date,
+            "regimen": c.regimen,
         }
         for c in courses
     ]
+
+
+def derive_statuses(
+    courses: Sequence[Any], events: Sequence[Any], arms: Mapping[str, str | None], today: dt.date
+) -> dict[str, PatientStatus]:
+    """The status of each patient of the list (model rows of several patients); a running
+    course's protocol length comes from its bundled regimen."""
+    by_pid: dict[str, tuple[list[Any], list[Any]]] = {pid: ([], []) for pid in arms}
+    for c in courses:
+        by_pid.setdefault(c.patient_id, ([], []))[0].append(c)
+    for e in events:
+        by_pid.setdefault(e.patient_id, ([], []))[1].append(e)
+    out = {}
+    for pid, (cs, es) in by_pid.items():
+        rows = _course_rows(cs)
+        lengths = {
+            r["course_id"]: n
+            for r in rows
+            if r["regimen"] and (n := protocol_days_of(r["regimen"])) is not None
+        }
+        evs = [{"event": e.event, "date": e.date, "study_day": e.study_day} for e in es]
+        out[pid] = classify_patient_status(
+            rows, evs, today, arm=arms.get(pid), protocol_days=lengths
+        )
+    return out
+
+
+def derive_status(
+    courses: Sequence[Any], events: Sequence[Any], today: dt.date, arm: str | None, plans: Any
+) -> tuple[PatientStatus, DueToday]:
+    """The patient's status and what the plan has due today, from the model rows and the
+    plans the deviation engine made (keyed by (patient, course))."""
+    rows = _course_rows(courses)
     evs = [{"event": e.event, "date": e.date, "study_day": e.study_day} for e in events]
     by_course = {cid: plan for (_, cid), plan in (plans or {}).items()}
     lengths = {

@@ -1052,8 +1052,8 @@ def cohort_alerts(patient_ids: list[str], d: Derivations | None = None) -> Panel
     return _available(
         "cohort_alerts",
         rows,
-        f"Latest day's labs of CTCAE grade ≥ 3 ({rule.rule_id}) and CRS/ICANS episodes without "
-        "a recorded end (alert.open_episode).",
+        "A lab value of CTCAE grade 3 or more on the patient's latest graded day, and CRS or "
+        "ICANS episodes without a recorded end.",
     )
 
 
