@@ -367,7 +367,7 @@ def test_analysis_page_shows_the_study_tables_of_the_visible_patients_only(loade
     c = _client(users["monitor"])  # site A: A01 and A02 (A03 is at site B)
     html = c.get("/analysis/").content.decode()
     assert "Live analysis" in html
-    assert "2 patient(s)" in html
+    assert "2 patients; data SHA-256" in html
     # reference: the report's own tables on a cohort of exactly A01 and A02
     ref = build_analysis(loaded.subset(["A01", "A02"]))
     for table in ref.tables:

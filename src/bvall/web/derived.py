@@ -805,17 +805,17 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
     missing = []
     for c in courses:
         if c["regimen"] is None:
-            missing.append(f"treatment_courses.regimen of course {c['course_id']}")
+            missing.append(f"the regimen of course {c['course_id']}")
         elif c["regimen"] not in regimen_names():
             missing.append(
                 f"a bundled regimen for course {c['course_id']} (recorded {c['regimen']!r}; "
                 f"bundled: {', '.join(regimen_names())})"
             )
         if c["start_date"] is None:
-            missing.append(f"treatment_courses.start_date (D1) of course {c['course_id']}")
+            missing.append(f"the start date (D1) of course {c['course_id']}")
     for col in ("weight_kg", "height_cm"):
         if patient.get(col) is None:
-            missing.append(f"patients.{col}")
+            missing.append(f"the patient's {col.replace('_kg', ' (kg)').replace('_cm', ' (cm)')}")
     report = d.deviations
     rows: list[dict[str, Any]] = []
     versions = {}
@@ -980,7 +980,7 @@ def lab_grade_bands(patient_id: str, d: Derivations | None = None) -> Panel:
         bands, missing = compute_grade_bands(
             test, last["lln_si"], last["uln_si"], last["baseline_si"]
         )
-        notes += [f"{test}: {m} (not recorded); that band is not drawn." for m in missing]
+        notes += [f"{m} (not recorded); that band is not drawn." for m in missing]
         for b in bands:
             rows.append(
                 {
@@ -1171,7 +1171,7 @@ def analysis_panel(
     la = live_analysis(patient_ids, ci_method, level)
     a = la.analysis
     msg = (
-        f"{len(la.patient_ids)} patient(s); data SHA-256 {a.data_hash[:12]}…; "
+        f"{len(la.patient_ids)} patient{'' if len(la.patient_ids) == 1 else 's'}; data SHA-256 {a.data_hash[:12]}…; "
         f"{ci_method} {level:.0%} intervals; bvall {a.bvall_version}."
     )
     return _available("analysis", [], msg, details=[{"live": la}])
@@ -1202,7 +1202,8 @@ def report_panel(patient_ids: list[str] | None = None) -> Panel:
     return _available(
         "report",
         rows,
-        f"The report of the current data of the {len(patient_ids)} patient(s) you may see, "
+        f"The report of the current data of the {len(patient_ids)} "
+        f"patient{'' if len(patient_ids) == 1 else 's'} you may see, "
         "stamped with the time it is generated.",
     )
 
