@@ -7,9 +7,8 @@ lists the same discrepancies). R values were computed once with the R call in th
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 
 import pandas as pd
 import pytest
