@@ -48,7 +48,7 @@ def _run_gunicorn(application: Any, options: dict[str, Any]) -> None:
 
     # gunicorn has no setting to leave out its "Server: gunicorn" header: drop that one line
     default_headers = Response.default_headers
-    Response.default_headers = lambda self: [  # type: ignore[method-assign]
+    Response.default_headers = lambda self: [
         h for h in default_headers(self) if not h.startswith("Server:")
     ]
 

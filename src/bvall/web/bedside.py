@@ -119,13 +119,13 @@ def list_attention(
             )
     for r in grade_rows:
         if r.get("alert"):
-            when = re.match(r"D-?\d+( \d\d:\d\d)?", r["label"])
+            day = re.match(r"D-?\d+( \d\d:\d\d)?", r["label"])
             items.append(
                 {
                     "order": 1,
                     "severe": True,
-                    "text": f"{r['label'][when.end() if when else 0 :].strip()}: {r['value']}",
-                    "when": when.group(0) if when else "",
+                    "text": f"{r['label'][day.end() if day else 0 :].strip()}: {r['value']}",
+                    "when": day.group(0) if day else "",
                     "why": r.get("explanation") or "",
                     "rule": r.get("rule_id") or "",
                     "version": r.get("rule_version") or "",

@@ -319,7 +319,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     )
     grades_panel = panels["grades_alerts"]
     attention = bedside.list_attention(grades_panel.rows, d.crs, d.icans, d.tls)
-    counts = bedside.summarise_counts(pivot["series"], d.grades)
+    trend = bedside.summarise_counts(pivot["series"], d.grades)
     course = _course_chart(objs, pivot["series"], by_test, panels, d, status.day)
     sections = []
     for t, title, is_open in SECTIONS:
@@ -334,7 +334,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "status": status,
         "due": due,
         "attention": attention,
-        "counts": counts,
+        "counts": trend,
         "course_chart": course,
         "grade_rows": _split_grades(grades_panel.rows),
         "today": today,
