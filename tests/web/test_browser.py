@@ -53,8 +53,19 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: a shared machine under load answers a first page slowly; waits are generous, not timings
+TIMEOUT_MS = 120_000
+
+
+def _context(browser: Any, width: int, height: int) -> Any:
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(TIMEOUT_MS)
+    return ctx
+
+
 def _login(browser: Any, server: Any, username: str, password: str) -> Any:
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx = _context(browser, 1366, 900)
     page = ctx.new_page()
     page.goto(server.url + "/")
     assert "/login/" in page.url
@@ -67,7 +78,7 @@ def _login(browser: Any, server: Any, username: str, password: str) -> Any:
 
 @pytest.fixture(scope="module")
 def admin_page(browser: Any, server: Any, shots: Path) -> Any:
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx = _context(browser, 1366, 900)
     page = ctx.new_page()
     page.goto(server.url + "/login/")
     page.screenshot(path=str(shots / "login.png"))
@@ -404,7 +415,7 @@ def test_every_page_fits_1024_px_without_sideways_scrolling(
     """At 1024x768 no page scrolls sideways (long tables scroll inside their own box), with
     every disclosure opened; screenshots of every page at 1024x768 and 1366x900."""
     for width, height in ((1024, 768), (1366, 900)):
-        ctx = browser.new_context(viewport={"width": width, "height": height})
+        ctx = _context(browser, width, height)
         page = ctx.new_page()
         page.goto(server.url + "/login/")
         page.fill("#id_username", "admin")
@@ -429,7 +440,7 @@ def test_the_first_screen_of_p05_shows_its_grade_3_crs_and_status(
     """At 1024x768 the bedside questions are answered above the fold: where the patient is
     (a status, not a four-digit day) and what needs attention (P05's grade 3 CRS: reference
     `bvall derive example --what crs --patient P05`)."""
-    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    ctx = _context(browser, 1024, 768)
     page = ctx.new_page()
     page.goto(server.url + "/login/")
     page.fill("#id_username", "admin")
@@ -469,7 +480,7 @@ def test_the_patient_list_shows_statuses_not_days_beyond_the_protocol(
 def test_api_docs_render_offline(browser: Any, server: Any) -> None:
     """/api/docs draws the API from the package's own files: every request to another origin
     is refused and the operations still appear."""
-    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    ctx = _context(browser, 1024, 768)
     page = ctx.new_page()
     outside: list[str] = []
 
