@@ -37,14 +37,17 @@ def _data() -> CourseData:
 
 def test_one_axis_carries_counts_doses_episodes_and_marrow() -> None:
     svg = render_course_chart(_data())
-    assert svg.startswith("<svg") and 'width="100%"' in svg  # scales to its box
+    assert svg.startswith("<svg")
+    assert 'width="100%"' in svg
     assert svg.count('class="cc-given"') == 1
     assert svg.count('class="cc-missed"') == 1
     assert svg.count('class="cc-changed"') == 1
-    assert 'class="cc-episode g3"' in svg and ">CRS 3<" in svg
+    assert 'class="cc-episode g3"' in svg
+    assert ">CRS 3<" in svg
     assert "from D9, ongoing" in svg  # an open ICANS episode runs to the window's end
     assert 'class="chart-band g4"' in svg
-    assert "&lt;b&gt;" in svg and "<b>" not in svg  # every text escaped
+    assert "&lt;b&gt;" in svg
+    assert "<b>" not in svg
     assert "today, D10" in svg
     # weekly ticks from D1: D1, D8, D15, ...
     ticks = re.findall(r">D(-?\d+)</text>", svg)
@@ -70,4 +73,5 @@ def test_the_last_day_label_of_a_lab_chart_ends_inside_the_chart() -> None:
     last = re.findall(
         r'<text x="([\d.]+)" y="\d+" class="chart-tick" text-anchor="(\w+)">D30<', svg
     )
-    assert last and last[0][1] == "end"
+    assert last
+    assert last[0][1] == "end"
