@@ -68,7 +68,17 @@ def test_patient_page_shows_observed_data_and_the_engines_panels(loaded, users) 
         assert slot in html
     assert "not yet connected" not in html
     # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5 x10^9/L), an alert
-    assert "ctcae_v5_labs.neutrophil_count_decreased.g4" in html
+    # (rule ids carry line-break opportunities after dots and underscores)
+    assert "ctcae_v5_labs.neutrophil_count_decreased.g4" in html.replace("<wbr>", "")
+    # the first screen: status, what needs attention, counts
+    assert 'id="status"' in html
+    assert "Neutrophil count decreased: grade 4" in html
+    # closed sections still show how many rows they hold (A01 has two vitals rows or none:
+    # the count is the database's)
+    from bvall.store.models import Vital
+
+    n = Vital.objects.filter(patient_id="A01").count()
+    assert f'Vital signs and organ support <span class="count">{n}</span>' in html
 
 
 def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) -> None:  # type: ignore[no-untyped-def]

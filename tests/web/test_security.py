@@ -14,7 +14,7 @@ from bvall.cohort import TABLES
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login/", "logout/", "healthz"}  # logging out needs no login
+PUBLIC = {"login/", "logout/", "healthz", "favicon.ico"}  # logging out needs no login
 
 
 def _client(user: Any, **kw: Any) -> Client:
