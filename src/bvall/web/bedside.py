@@ -140,7 +140,7 @@ def list_attention(
                     "order": 2,
                     "severe": True,
                     "text": kind + grade,
-                    "when": f"{t.get('criteria')}",
+                    "when": str(t.get("criteria") or "").replace("_", " ").title(),
                     "why": t.get("explanation") or "",
                     "rule": t.get("rule_id") or "",
                     "version": t.get("rule_version") or "",

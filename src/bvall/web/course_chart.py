@@ -61,7 +61,7 @@ class CourseData:
 
 WIDTH = 1000
 LEFT, RIGHT = 150, 24
-LAB_H, LANE_H, GAP = 62, 18, 8
+LAB_H, LANE_H, GAP = 62, 18, 18
 
 
 def course_window(data: CourseData, *, before: int = 7, after: int = 35) -> tuple[int, int]:

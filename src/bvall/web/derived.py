@@ -755,7 +755,8 @@ def _episodes_panel(d: Derivations) -> Panel:
             else "not assessable"
         )
         grade = f", grade {t['grade']}" if t["grade"] is not None else ""
-        rows.append(_row(f"TLS ({t['criteria']})", verdict + grade, t, alert=False))
+        criteria = str(t["criteria"]).replace("_", " ").title()  # cairo_bishop_2004: words
+        rows.append(_row(f"TLS ({criteria})", verdict + grade, t, alert=False))
     msg = "" if rows else "No CRS or ICANS episode and no TLS assessment derived."
     return _available("episodes", rows, msg)
 
