@@ -8,6 +8,7 @@ lists the same discrepancies). R values were computed once with the R call in th
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -403,6 +404,25 @@ def test_survival_example_against_r(ex: Analysis) -> None:
     cir = cell(t, "Cumulative incidence of relapse at 365 days, % (95% CI)")
     assert cir.value == pytest.approx(0.3939394, abs=1e-7)
     assert sorted(cir.patients) == ["P01", "P11"]
+
+
+def test_survival_medians_say_not_reached_in_words(ex: Analysis) -> None:
+    """An unreached median or interval limit is written "not reached", never "NR"."""
+    from bvall.analysis.tables.survival import _median_text
+
+    nan = float("nan")
+    assert _median_text(296.0, nan, nan) == "296 (interval limits not reached)"
+    assert _median_text(296.0, 120.0, nan) == "296 (120–not reached)"
+    t = ex.table("table-survival")
+    texts = [c.text for r in t.rows for c in r.cells] + list(t.notes)
+    assert not [x for x in texts if re.search(r"\bN[RE]\b", x)], texts
+
+
+def test_baseline_values_of_this_database_are_not_marked_reported(ex: Analysis) -> None:
+    """Table 1 counts patient-level values recorded in the database: no cell is marked as
+    reported by a source (the report's dagger)."""
+    t = ex.table("table1-baseline")
+    assert {c.source for r in t.rows for c in r.cells} <= {"", "derived"}
 
 
 def test_derive_survival_data(ex_data: StudyData, published: Cohort) -> None:

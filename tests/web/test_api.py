@@ -34,6 +34,28 @@ def test_openapi_schema_lists_the_endpoints_for_token_holders(loaded, users) -> 
         assert p in paths
 
 
+def test_api_docs_page_is_served_from_the_package(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    """/api/docs is Swagger UI from django-ninja's static files: no other origin is named."""
+    import re
+
+    assert Client().get("/api/docs").status_code == 401
+    c = Client()
+    c.force_login(users["monitor"])
+    r = c.get("/api/docs")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+    assert all(a.startswith("/") for a in assets), assets  # same origin, no CDN
+    for a in assets:
+        if a.startswith("/static/"):
+            asset = c.get(a)
+            assert asset.status_code == 200, a
+            asset.close()
+    # the development-only engines list is gone
+    assert c.get("/api/engines").status_code == 404
+
+
 @pytest.mark.parametrize(
     "path", ["/api/patients", "/api/me", "/api/audit", "/api/tables/labs", "/api/patients/A01"]
 )

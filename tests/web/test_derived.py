@@ -112,7 +112,7 @@ def test_plan_panel_names_the_missing_start_date(loaded: Any) -> None:
     assert "no induction course" in panel.message
     # A01 has no weight or height recorded
     panel = derived.patient_panels("A01")["plan_vs_doses"]
-    assert "patients.weight_kg" in panel.message
+    assert "the patient's weight (kg)" in panel.message
 
 
 def test_grade_bands_are_the_ctcae_table_limits(p05: Any) -> None:

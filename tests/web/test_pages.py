@@ -68,7 +68,17 @@ def test_patient_page_shows_observed_data_and_the_engines_panels(loaded, users) 
         assert slot in html
     assert "not yet connected" not in html
     # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5 x10^9/L), an alert
-    assert "ctcae_v5_labs.neutrophil_count_decreased.g4" in html
+    # (rule ids carry line-break opportunities after dots and underscores)
+    assert "ctcae_v5_labs.neutrophil_count_decreased.g4" in html.replace("<wbr>", "")
+    # the first screen: status, what needs attention, counts
+    assert 'id="status"' in html
+    assert "Neutrophil count decreased: grade 4" in html
+    # closed sections still show how many rows they hold (A01 has two vitals rows or none:
+    # the count is the database's)
+    from bvall.store.models import Vital
+
+    n = Vital.objects.filter(patient_id="A01").count()
+    assert f'Vital signs and organ support <span class="count">{n}</span>' in html
 
 
 def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) -> None:  # type: ignore[no-untyped-def]
@@ -96,6 +106,58 @@ def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) ->
         for lab in Lab.objects.filter(patient_id="A02")
     }
     assert saved == {("anc", 0.9, "10^9/L", 3), ("hemoglobin", 9.1, "g/dL", 3)}
+
+
+def test_a_range_left_empty_takes_the_catalogue_default_and_the_page_says_so(
+    loaded, users, tmp_path, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Reference: reference_ranges.toml (Pathology Harmony 2011: potassium 3.5-5.3 mmol/L;
+    Mayo Clinic Laboratories: creatinine, males 65.4-119.3 umol/L); lab_tests.toml: creatinine
+    1 mg/dL = 88.4 umol/L. A02 is male. A typed range is kept as typed."""
+    from bvall.store.models import Lab
+
+    settings.HOME = str(tmp_path)  # no site table there: bvall's defaults
+    c = _client(users["data_entry"])
+    form = c.get("/patients/A02/labs/day/").content.decode()
+    assert 'placeholder="3.5"' in form  # the default is shown before saving
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {
+            "study_day": "3",
+            "value_potassium": "4.1",
+            "unit_potassium": "mmol/L",
+            "value_creatinine": "1.0",
+            "unit_creatinine": "mg/dL",
+            "value_sodium": "139",
+            "unit_sodium": "mmol/L",
+            "ref_low_sodium": "135",
+            "ref_high_sodium": "145",
+        },
+        follow=True,
+    )
+    labs = {lab.test: lab for lab in Lab.objects.filter(patient_id="A02")}
+    assert (labs["potassium"].ref_low, labs["potassium"].ref_high) == (3.5, 5.3)
+    assert labs["creatinine"].ref_low == pytest.approx(65.4 / 88.4, rel=1e-5)
+    assert labs["creatinine"].ref_high == pytest.approx(119.3 / 88.4, rel=1e-5)
+    assert (labs["sodium"].ref_low, labs["sodium"].ref_high) == (135, 145)
+    text = r.content.decode()
+    assert "Saved 3 lab values for A02." in text
+    assert "Reference range left empty, taken from bvall&#x27;s table" in text
+    assert "Potassium" in text.split("taken from")[1]
+    assert "Sodium" not in text.split("taken from")[1].split("</div>")[0]
+    # a site's own table replaces bvall's for the tests it lists
+    (tmp_path / "reference_ranges.toml").write_text(
+        '[ranges.potassium]\nlow = 3.6\nhigh = 5.0\nsource = "our laboratory, 2026"\n',
+        encoding="utf-8",
+    )
+    r = c.post(
+        "/patients/A02/labs/day/",
+        {"study_day": "4", "value_potassium": "4.2", "unit_potassium": "mmol/L"},
+        follow=True,
+    )
+    lab = Lab.objects.get(patient_id="A02", test="potassium", study_day=4)
+    assert (lab.ref_low, lab.ref_high) == (3.6, 5.0)
+    assert "taken from your site&#x27;s table: Potassium" in r.content.decode()
 
 
 def test_changing_a_units_converts_the_rows_reference_range_and_says_so(loaded, users) -> None:  # type: ignore[no-untyped-def]
@@ -321,7 +383,7 @@ def test_analysis_page_shows_the_study_tables_of_the_visible_patients_only(loade
     c = _client(users["monitor"])  # site A: A01 and A02 (A03 is at site B)
     html = c.get("/analysis/").content.decode()
     assert "Live analysis" in html
-    assert "2 patient(s)" in html
+    assert "2 patients; data SHA-256" in html
     # reference: the report's own tables on a cohort of exactly A01 and A02
     ref = build_analysis(loaded.subset(["A01", "A02"]))
     for table in ref.tables:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def test_first_start_creates_the_database_loads_the_demo_and_prints_url_and_pass
         # a login page only; no data without logging in
         with urllib.request.urlopen(server.url + "/") as r:
             assert r.url.endswith("/login/?next=/")
+            assert r.headers.get("Server") is None  # no server banner
+        with urllib.request.urlopen(server.url + "/favicon.ico") as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"] == "image/svg+xml"
+        # a refused request is one log line (user, path, reason), not a traceback
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/api/patients")
+        assert refused.value.code == 401
+        refused.value.close()
+        log = server.log.read_text()
+        assert "refused user=anonymous path=/api/patients reason=" in log
+        assert "Traceback" not in log
     finally:
         server.stop()
     # a second start serves the same database: no new admin, no second load

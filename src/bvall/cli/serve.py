@@ -44,6 +44,13 @@ def _bind(host: str, port: int) -> str:
 
 def _run_gunicorn(application: Any, options: dict[str, Any]) -> None:
     from gunicorn.app.base import BaseApplication
+    from gunicorn.http.wsgi import Response
+
+    # gunicorn has no setting to leave out its "Server: gunicorn" header: drop that one line
+    default_headers = Response.default_headers
+    Response.default_headers = lambda self: [
+        h for h in default_headers(self) if not h.startswith("Server:")
+    ]
 
     class _App(BaseApplication):
         def load_config(self) -> None:

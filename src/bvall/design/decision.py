@@ -265,7 +265,7 @@ def classify_trial(
                 f"{next_look} patients: stopping for futility is certain."
             )
     bound = _bound(b, nxt) if nxt is not None else {}
-    msg = f"Continue: {n} evaluable patient(s), no boundary crossed" + (
+    msg = f"Continue: {n} evaluable patient{'' if n == 1 else 's'}, no boundary crossed" + (
         f"; next look at {next_look} patients." if next_look else "."
     )
     return TrialDecision(

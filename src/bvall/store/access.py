@@ -59,6 +59,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"admin"}),
 }
 
+#: what each action lets a person do, as the end of "Your role (...) may not ..."
+ACTION_WORDS: dict[str, str] = {
+    "view": "see patient data",
+    "edit": "enter or change data",
+    "import": "import files",
+    "analysis": "see the analysis",
+    "audit": "read the audit log",
+    "manage_users": "manage users and sites",
+}
+
 
 @dataclass(frozen=True)
 class CommandLine:
@@ -119,7 +129,7 @@ def require(user: Any, action: str) -> None:
     """Raise :class:`PermissionDenied` unless ``user`` may do ``action``."""
     if not can(user, action):
         role = role_of(user) or "no role"
-        raise PermissionDenied(f"Your role ({role}) may not {action.replace('_', ' ')}.")
+        raise PermissionDenied(f"Your role ({role}) may not {ACTION_WORDS[action]}.")
 
 
 def sees_all_sites(user: Any) -> bool:

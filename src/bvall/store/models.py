@@ -138,7 +138,12 @@ def _cohort_model(schema: TableSchema) -> type[models.Model]:
         default=1, help_text="Incremented by every save; a save names the version it edited."
     )
     attrs["history"] = HistoricalRecords(table_name=f"{schema.name}_history")
-    meta: dict[str, Any] = {"db_table": schema.name, "ordering": ("id",)}
+    meta: dict[str, Any] = {
+        "db_table": schema.name,
+        "ordering": ("id",),
+        # the table's own name is its plural (Django would write "reported summarys")
+        "verbose_name_plural": schema.name.replace("_", " "),
+    }
     if schema.name == "labs":
         meta["indexes"] = [models.Index(fields=["patient", "test"], name="labs_patient_test")]
     attrs["Meta"] = type("Meta", (), meta)

@@ -67,7 +67,8 @@ api = NinjaAPI(
     "audit trail, imports. Every write is validated, audited and needs a reason when it "
     "changes saved data.",
     auth=[TokenAuth(), django_auth],
-    docs_url=None,  # the interactive docs page loads from a CDN; the schema is enough offline
+    # Swagger UI from django-ninja's own static files ("ninja" in INSTALLED_APPS: no CDN)
+    docs_url="/docs",
     docs_decorator=_schema_needs_login,
     urls_namespace="api",
 )
@@ -368,11 +369,6 @@ def audit(
     filters = {"patient": patient, "user": user, "table": table, "since": since, "until": until}
     entries = audit_entries(request.user, filters, limit=max(1, min(limit, 1000)))
     return [{**e, "when": e["when"].isoformat()} for e in entries]
-
-
-@api.get("/engines", summary="Which derivation engines this build has")
-def engines(request: HttpRequest) -> list[dict[str, Any]]:
-    return derived.engines_status()
 
 
 @api.get(

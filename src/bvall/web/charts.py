@@ -117,9 +117,11 @@ def render_lab_chart(
         )
     for day in _nice_ticks(d0, d1, 5):
         if d0 <= day <= d1 and float(day).is_integer():
+            # a label at the right edge ends there rather than running off the chart
+            anchor = "end" if x(day) > width - right - 12 else "middle"
             parts.append(
                 f'<text x="{x(day):.1f}" y="{height - 6}" class="chart-tick" '
-                f'text-anchor="middle">D{int(day)}</text>'
+                f'text-anchor="{anchor}">D{int(day)}</text>'
             )
     path = " ".join(
         f"{'M' if i == 0 else 'L'}{x(p.day):.1f},{y(p.value):.1f}" for i, p in enumerate(pts)
@@ -171,7 +173,8 @@ def render_timeline(spans: Sequence[Span], marks: Sequence[Mark], width: int = 9
         if d0 <= t <= d1:
             parts.append(
                 f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="14" y2="{height - 16}" class="chart-grid"/>'
-                f'<text x="{x(t):.1f}" y="{height - 4}" class="chart-tick" text-anchor="middle">D{int(t)}</text>'
+                f'<text x="{x(t):.1f}" y="{height - 4}" class="chart-tick" '
+                f'text-anchor="{"end" if x(t) > width - right - 12 else "middle"}">D{int(t)}</text>'
             )
     for i, s in enumerate(spans):
         yy = 18 + i * 20

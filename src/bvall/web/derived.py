@@ -719,11 +719,14 @@ def _grades_panel(d: Derivations) -> Panel:
                 alert=False,
             )
         )
-    rules = "; ".join(f"{r.rule_id}: {r.description} ({r.source})" for r in ALERT_RULES.values())
+    # plain words; the alert rules (ids, sources) are in each alert row's details
+    rules = " or ".join(r.description.rstrip(".") for r in ALERT_RULES.values())
+    n = "No alert" if not recent else "1 alert" if len(recent) == 1 else f"{len(recent)} alerts"
     msg = (
-        f"{len(recent)} alert(s) from D{since} on ({len(alerts)} in all) under the rules {rules}."
+        f"{n} in the latest {RECENT_DAYS} graded days (D{since} to D{since + RECENT_DAYS - 1}); "
+        f"{len(alerts)} alert{'' if len(alerts) == 1 else 's'} over the whole record. An alert is raised for {rules[0].lower()}{rules[1:]}."
         if grades and since is not None
-        else f"{len(alerts)} alert(s) under the rules {rules}."
+        else f"{n}. An alert is raised for {rules[0].lower()}{rules[1:]}."
         if grades
         else "No lab value to grade yet."
     )
@@ -754,7 +757,8 @@ def _episodes_panel(d: Derivations) -> Panel:
             else "not assessable"
         )
         grade = f", grade {t['grade']}" if t["grade"] is not None else ""
-        rows.append(_row(f"TLS ({t['criteria']})", verdict + grade, t, alert=False))
+        criteria = str(t["criteria"]).replace("_", " ").title()  # cairo_bishop_2004: words
+        rows.append(_row(f"TLS ({criteria})", verdict + grade, t, alert=False))
     msg = "" if rows else "No CRS or ICANS episode and no TLS assessment derived."
     return _available("episodes", rows, msg)
 
@@ -804,17 +808,17 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
     missing = []
     for c in courses:
         if c["regimen"] is None:
-            missing.append(f"treatment_courses.regimen of course {c['course_id']}")
+            missing.append(f"the regimen of course {c['course_id']}")
         elif c["regimen"] not in regimen_names():
             missing.append(
                 f"a bundled regimen for course {c['course_id']} (recorded {c['regimen']!r}; "
                 f"bundled: {', '.join(regimen_names())})"
             )
         if c["start_date"] is None:
-            missing.append(f"treatment_courses.start_date (D1) of course {c['course_id']}")
+            missing.append(f"the start date (D1) of course {c['course_id']}")
     for col in ("weight_kg", "height_cm"):
         if patient.get(col) is None:
-            missing.append(f"patients.{col}")
+            missing.append(f"the patient's {col.replace('_kg', ' (kg)').replace('_cm', ' (cm)')}")
     report = d.deviations
     rows: list[dict[str, Any]] = []
     versions = {}
@@ -992,7 +996,7 @@ def lab_grade_bands(patient_id: str, d: Derivations | None = None) -> Panel:
         bands, missing = compute_grade_bands(
             test, last["lln_si"], last["uln_si"], last["baseline_si"]
         )
-        notes += [f"{test}: {m} (not recorded); that band is not drawn." for m in missing]
+        notes += [f"{m} (not recorded); that band is not drawn." for m in missing]
         for b in bands:
             rows.append(
                 {
@@ -1064,8 +1068,8 @@ def cohort_alerts(patient_ids: list[str], d: Derivations | None = None) -> Panel
     return _available(
         "cohort_alerts",
         rows,
-        f"Latest day's labs of CTCAE grade ≥ 3 ({rule.rule_id}) and CRS/ICANS episodes without "
-        "a recorded end (alert.open_episode).",
+        "A lab value of CTCAE grade 3 or more on the patient's latest graded day, and CRS or "
+        "ICANS episodes without a recorded end.",
     )
 
 
@@ -1183,7 +1187,7 @@ def analysis_panel(
     la = live_analysis(patient_ids, ci_method, level)
     a = la.analysis
     msg = (
-        f"{len(la.patient_ids)} patient(s); data SHA-256 {a.data_hash[:12]}…; "
+        f"{len(la.patient_ids)} patient{'' if len(la.patient_ids) == 1 else 's'}; data SHA-256 {a.data_hash[:12]}…; "
         f"{ci_method} {level:.0%} intervals; bvall {a.bvall_version}."
     )
     return _available("analysis", [], msg, details=[{"live": la}])
@@ -1214,7 +1218,8 @@ def report_panel(patient_ids: list[str] | None = None) -> Panel:
     return _available(
         "report",
         rows,
-        f"The report of the current data of the {len(patient_ids)} patient(s) you may see, "
+        f"The report of the current data of the {len(patient_ids)} "
+        f"patient{'' if len(patient_ids) == 1 else 's'} you may see, "
         "stamped with the time it is generated.",
     )
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "simple_history",
     "axes",
+    "ninja",  # serves /api/docs (Swagger UI) from the package's own static files, not a CDN
     "bvall.store",
     "bvall.web",
 ]
@@ -196,7 +197,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals": {"()": "bvall.web.logs.RefusalFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # a refused request (401/403) is one line: user, path, reason (no traceback)
+        "requests": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals"],
+        },
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"axes": {"level": "WARNING"}, "bvall": {"level": "INFO"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "bvall": {"level": "INFO"},
+        "django.request": {"handlers": ["requests"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", errors.healthz, name="healthz"),
+    path("favicon.ico", errors.favicon, name="favicon"),
     path("patients/new/", entry.new_patient, name="new_patient"),
     path("patients/<str:pid>/", patient.patient_page, name="patient"),
     path("patients/<str:pid>/labs/day/", entry.lab_day, name="lab_day"),

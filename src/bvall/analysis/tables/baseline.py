@@ -122,7 +122,8 @@ def build_baseline_table(data: StudyData, warnings: list[str]) -> StudyTable:
     """Table 1 of the seed paper from any cohort (see the module docstring)."""
     columns = data.columns()
     ids = data.patient_ids
-    recorded = dict.fromkeys(ids, "reported")
+    # patient-level values recorded in this database: not marked as reported by a source
+    recorded: dict[str, str] = dict.fromkeys(ids, "")
     rows: list[Row] = []
 
     ages = _column(data, "patients", "age_years")
@@ -295,7 +296,7 @@ def _lesion_rows(data: StudyData) -> list[Row]:
                 data.columns(),
                 outcome,
                 what=f"lesion {lesion}",
-                sources=dict.fromkeys(data.patient_ids, "reported"),
+                sources=dict.fromkeys(data.patient_ids, ""),
                 style="n",
                 indent=1,
             )

@@ -33,11 +33,25 @@ NO_FOLLOW_UP = "not computable: the source reports no per-patient follow-up"
 
 
 def _pct(v: float) -> str:
-    return "NE" if math.isnan(v) else f"{100 * v:.1f}"
+    return "not estimable" if math.isnan(v) else f"{100 * v:.1f}"
+
+
+def _rate_text(v: float, lower: float, upper: float) -> str:
+    """A rate with its interval: "83.3% (27.3–97.5)"; "not estimable" in words."""
+    head = _pct(v) + ("" if math.isnan(v) else "%")
+    return f"{head} ({_pct(lower)}–{_pct(upper)})"
 
 
 def _days(v: float) -> str:
-    return "NR" if math.isnan(v) else f"{v:g}"
+    return "not reached" if math.isnan(v) else f"{v:g}"
+
+
+def _median_text(estimate: float, lower: float, upper: float) -> str:
+    """A median with its interval in words: "296 (120–not reached)", "296 (interval limits not
+    reached)" when neither limit is reached."""
+    if math.isnan(lower) and math.isnan(upper):
+        return f"{_days(estimate)} (interval limits not reached)"
+    return f"{_days(estimate)} ({_days(lower)}–{_days(upper)})"
 
 
 def _records(
@@ -92,7 +106,7 @@ def _km_cells(
     )
     q = km.median()
     median_text = (
-        f"{_days(q.estimate)} ({_days(q.lower)}–{_days(q.upper)})"
+        _median_text(q.estimate, q.lower, q.upper)
         if q.reached
         else f"not reached (lower limit {_days(q.lower)})"
     )
@@ -100,7 +114,7 @@ def _km_cells(
         text=median_text,
         value=None if math.isnan(q.estimate) else q.estimate,
         provenance=f"{label}: median in days with {method} (R quantile.survfit rules); "
-        f"NR = not reached; {len(kept)} patients, {n_ev} events.",
+        f"{len(kept)} patients, {n_ev} events.",
         patients=tuple(kept),
         source="derived",
     )
@@ -112,7 +126,7 @@ def _km_cells(
     else:
         lm = km.at([LANDMARK_DAYS])[0]
         land = Cell(
-            text=f"{_pct(lm.survival)}% ({_pct(lm.lower)}–{_pct(lm.upper)})",
+            text=_rate_text(lm.survival, lm.lower, lm.upper),
             value=lm.survival,
             provenance=f"{label} at day {LANDMARK_DAYS}: S = {lm.survival:.6g}, {method} "
             f"{lm.lower:.6g}–{lm.upper:.6g}; {lm.n_risk} at risk.",
@@ -160,7 +174,7 @@ def _cir_cell(data: StudyData, ids: Sequence[str], level: float) -> Cell:
     relapses = int(np.sum(np.asarray(causes) == 1))
     deaths = int(np.sum(np.asarray(causes) == 2))
     return Cell(
-        text=f"{_pct(lm.incidence)}% ({_pct(lm.lower)}–{_pct(lm.upper)}){_missing(missing)}",
+        text=_rate_text(lm.incidence, lm.lower, lm.upper) + _missing(missing),
         value=None if math.isnan(lm.incidence) else lm.incidence,
         provenance=f"cumulative incidence of relapse at day {LANDMARK_DAYS} from the first CR "
         f"(Aalen–Johansen, Gray variance, log-log {100 * level:g}% CI, as R cmprsk::cuminc): "
@@ -209,7 +223,7 @@ def build_survival_table(data: StudyData, level: float, conf_type: str = "log-lo
         rows=tuple(rows),
         notes=(
             f"Kaplan–Meier estimates with Greenwood variance and {conf_type} {pct} (as R "
-            "survival::survfit); NR = not reached, NE = not estimable.",
+            "survival::survfit).",
             "Median follow-up by reverse Kaplan–Meier (Schemper & Smith 1996), with the observed "
             "range of follow-up.",
             "Cumulative incidence of relapse from the first CR with death without relapse as a "

@@ -56,7 +56,6 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "tables": table_views(live.details[0]["live"]) if live.details else [],
             "figures": figure_views(live.details[0]["live"]) if live.details else [],
             "report": derived.report_panel(ids),
-            "engines": derived.engines_status(),
             "ci_method": ci_method,
             "level": lvl,
             "ci_methods": BINOMIAL_METHODS,

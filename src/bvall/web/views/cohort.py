@@ -13,8 +13,14 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from bvall.store import access
-from bvall.store.models import AdverseEvent, Lab, MarrowAssessment, TreatmentCourse
-from bvall.web import derived
+from bvall.store.models import (
+    AdverseEvent,
+    FollowUpEvent,
+    Lab,
+    MarrowAssessment,
+    TreatmentCourse,
+)
+from bvall.web import bedside, derived
 from bvall.web.views import current_derivation_url
 
 _MRD = {
@@ -103,6 +109,12 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             if last_date
             else (f"D{last_day}" if last_day is not None else "baseline")
         )
+    statuses = bedside.derive_statuses(
+        list(TreatmentCourse.objects.filter(patient_id__in=ids)),
+        list(FollowUpEvent.objects.filter(patient_id__in=ids)),
+        {p.patient_id: p.arm for p in plist},
+        today,
+    )
     state = derived.latest(ids, wait=request.GET.get("current") == "1")
     alerts = derived.cohort_alerts(ids, state.derivations)
     by_patient = {r["patient_id"]: r["alerts"] for r in alerts.rows}
@@ -112,6 +124,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "alerts": by_patient.get(p.patient_id, []),
             "d1": d1.get(p.patient_id),
             "day": study_day(d1.get(p.patient_id), today),
+            "status": statuses[p.patient_id],
             "response": response.get(p.patient_id),
             "aes": aes.get(p.patient_id, 0),
             "last_lab": last_lab[p.patient_id],

@@ -6,8 +6,10 @@ problems it reports are shown at the fields they concern.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from bvall.cohort import TABLES, vocabulary
+from bvall.cohort.reference import default_range, load_reference_ranges
 from bvall.errors import EditConflict, InputError
 from bvall.store import access, records
 from bvall.store.convert import attnames, record_values
@@ -269,6 +272,7 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
     post = request.POST if request.method == "POST" else None
     when = {k: (post.get(k, "").strip() if post else "") for k in ("date", "study_day", "time")}
     reason = post.get("reason", "") if post else ""
+    ranges = load_reference_ranges(Path(settings.HOME))
     lines = []
     for t in tests:
         prev = last.get(t.code, {})
@@ -280,25 +284,34 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
             entered["unit"] = prev.get("unit") or t.canonical_unit
             entered["ref_low"] = "" if prev.get("ref_low") is None else f"{prev['ref_low']:g}"
             entered["ref_high"] = "" if prev.get("ref_high") is None else f"{prev['ref_high']:g}"
-        lines.append(_lab_line(t, entered))
+        lines.append(_lab_line(t, entered, default=_default(ranges, t, patient, entered)))
     general: list[str] = []
     if post is not None:
         filled = [ln for ln in lines if ln["entered"]["value"] or ln["entered"]["qualifier"]]
-        rows = [
-            {
-                "patient_id": pid,
-                "test": ln["test"].code,
-                "value": ln["entered"]["value"] or None,
-                "unit": ln["entered"]["unit"] or None,
-                "qualifier": ln["entered"]["qualifier"] or None,
-                "ref_low": ln["entered"]["ref_low"] or None,
-                "ref_high": ln["entered"]["ref_high"] or None,
-                "date": when["date"] or None,
-                "study_day": when["study_day"] or None,
-                "time": when["time"] or None,
-            }
-            for ln in filled
-        ]
+        rows = []
+        defaulted: dict[str, list[str]] = {}
+        for ln in filled:
+            e = ln["entered"]
+            low, high = e["ref_low"] or None, e["ref_high"] or None
+            # a range left empty takes the catalogue's default (said in the message); a range
+            # typed, even half of one, is kept as typed
+            if low is None and high is None and ln["default"]:
+                low, high = ln["default"]["low"], ln["default"]["high"]
+                defaulted.setdefault(ln["default"]["origin"], []).append(ln["test"].name)
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "test": ln["test"].code,
+                    "value": e["value"] or None,
+                    "unit": e["unit"] or None,
+                    "qualifier": e["qualifier"] or None,
+                    "ref_low": low,
+                    "ref_high": high,
+                    "date": when["date"] or None,
+                    "study_day": when["study_day"] or None,
+                    "time": when["time"] or None,
+                }
+            )
         try:
             saved = records.create_records(request.user, "labs", rows, reason)
         except records.RecordProblems as exc:
@@ -316,7 +329,11 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
         except InputError as exc:
             general.append(str(exc))
         else:
-            messages.success(request, f"Saved {len(saved)} lab value(s) for {pid}.")
+            n = len(saved)
+            text = f"Saved {n} lab value{'' if n == 1 else 's'} for {pid}."
+            for origin, names in defaulted.items():
+                text += f" Reference range left empty, taken from {origin}: {', '.join(names)}."
+            messages.success(request, text)
             return redirect(after_save(pid, "#labs"))
     return render(
         request,
@@ -333,7 +350,22 @@ def lab_day(request: HttpRequest, pid: str) -> HttpResponse:
     )
 
 
-def _lab_line(t: Any, entered: dict[str, str], note: str = "") -> dict[str, Any]:
+def _default(ranges: Any, t: Any, patient: Any, entered: dict[str, str]) -> dict[str, str] | None:
+    """The default reference range of test ``t`` in the row's unit (shown as the inputs'
+    placeholders; used when the range is left empty), or ``None``."""
+    try:
+        found = default_range(ranges, t.code, patient.sex, entered["unit"] or t.canonical_unit)
+    except InputError:  # a unit the test does not accept: the save reports it
+        return None
+    if found is None:
+        return None
+    low, high, origin = found
+    return {"low": f"{low:.6g}", "high": f"{high:.6g}", "origin": origin}
+
+
+def _lab_line(
+    t: Any, entered: dict[str, str], note: str = "", default: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One test's row of the day's-labs form (the entered unit first among the units)."""
     units = (
         list(dict.fromkeys([entered["unit"], *t.accepted_units]))
@@ -346,6 +378,7 @@ def _lab_line(t: Any, entered: dict[str, str], note: str = "") -> dict[str, Any]
         "entered": entered,
         "errors": [],
         "note": note,
+        "default": default,
         "group": LAB_DAY_GROUPS.get(t.code, ""),
     }
 
@@ -395,5 +428,14 @@ def lab_day_row(request: HttpRequest, pid: str, test: str) -> HttpResponse:
     return render(
         request,
         "bvall/_lab_day_row.html",
-        {"patient": patient, "ln": _lab_line(t, entered, note.strip()), "qualifiers": QUALIFIERS},
+        {
+            "patient": patient,
+            "ln": _lab_line(
+                t,
+                entered,
+                note.strip(),
+                _default(load_reference_ranges(Path(settings.HOME)), t, patient, entered),
+            ),
+            "qualifiers": QUALIFIERS,
+        },
     )

@@ -42,6 +42,18 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     )
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico for browsers and tools that ask for it without reading the page's link."""
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("bvall/favicon.svg")
+    with open(str(path), "rb") as f:
+        body = f.read()
+    response = HttpResponse(body, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness check for load balancers and tests: no data, no login."""
     return HttpResponse("ok", content_type="text/plain")

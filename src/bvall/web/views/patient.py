@@ -18,8 +18,16 @@ from bvall.errors import UnknownUnitError
 from bvall.store import access
 from bvall.store.convert import attnames, count_rows
 from bvall.store.models import COHORT_MODELS
-from bvall.web import derived
+from bvall.web import bedside, derived
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
+from bvall.web.course_chart import (
+    CourseData,
+    DoseDay,
+    LabLane,
+    MarrowMark,
+    episodes_from,
+    render_course_chart,
+)
 from bvall.web.views import current_derivation_url, get_patient
 from bvall.web.views.cohort import study_day
 
@@ -133,6 +141,7 @@ def _lab_panels(
     for lab in labs:
         by_test[lab.test].append(lab)
     charts: list[str] = []
+    series: dict[str, list[tuple[int, float, str]]] = {}
     for code in [*CHARTED, *sorted(c for c in by_test if c not in CHARTED)]:
         rows = by_test.get(code, [])
         test = tests.get(code)
@@ -149,6 +158,7 @@ def _lab_panels(
                 continue
             q = lab.qualifier or ""
             points.append(Point(day, lab.value * f, f"{_when(lab)}: {q}{lab.value:g} {lab.unit}"))
+            series.setdefault(code, []).append((day, lab.value * f, f"{q}{lab.value:g} {lab.unit}"))
             refs.add(
                 (
                     None if lab.ref_low is None else lab.ref_low * f,
@@ -198,7 +208,7 @@ def _lab_panels(
                     "cells": [cells.get(w) for w in whens],
                 }
             )
-    return charts, {"whens": whens, "rows": pivot_rows}
+    return charts, {"whens": whens, "rows": pivot_rows, "series": series}
 
 
 def _timeline(objs: dict[str, list[Any]], d1: dt.date | None) -> str:
@@ -224,6 +234,59 @@ def _timeline(objs: dict[str, list[Any]], d1: dt.date | None) -> str:
     return mark_safe(render_timeline(spans, marks)) if (spans or marks) else ""
 
 
+def _split_grades(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The grades panel's rows: alerts and latest grades of 1 or more shown; grade 0 behind a
+    disclosure (normal values are not listed by default)."""
+    out: dict[str, list[dict[str, Any]]] = {"alerts": [], "abnormal": [], "normal": []}
+    for r in rows:
+        key = "alerts" if r.get("alert") else "normal" if r["value"] == "grade 0" else "abnormal"
+        out[key].append(r)
+    return out
+
+
+def _course_chart(
+    objs: dict[str, list[Any]],
+    series: dict[str, list[tuple[int, float, str]]],
+    bands: dict[str, list[tuple[int, float | None, float | None]]],
+    panels: dict[str, Any],
+    d: Any,
+    today: int | None,
+) -> str:
+    tests = load_lab_tests()
+    labs = [
+        LabLane(
+            name,
+            tests[code].canonical_unit if code in tests else "",
+            [Point(day, v, f"D{day}: {entered}") for day, v, entered in series.get(code, [])],
+            bands.get(code, ()),
+        )
+        for code, name in bedside.TREND_TESTS[:3]
+    ]
+    plan = panels["plan_vs_doses"]
+    doses = [
+        DoseDay(int(r["day"]), r["agent"], r["planned"], r["given"], r["unit"], r["category"])
+        for r in (plan.details if plan.available else [])
+        if r["day"] is not None
+    ]
+    marrow = [
+        MarrowMark(
+            int(m.study_day),
+            " · ".join(
+                str(v)
+                for v in (
+                    m.timepoint,
+                    None if m.blasts_percent is None else f"blasts {m.blasts_percent:g} %",
+                )
+                if v
+            ),
+        )
+        for m in objs["marrow_assessments"]
+        if m.study_day is not None
+    ]
+    data = CourseData(labs, doses, episodes_from(d.crs, d.icans), marrow, today)
+    return mark_safe(render_course_chart(data))
+
+
 @login_required
 def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     access.require(request.user, "view")
@@ -231,6 +294,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     can_edit = access.can(request.user, "edit")
     # rows of the open sections and of what the charts and timeline need; counts for the rest
     needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
+    needed |= {"follow_up_events", "marrow_assessments"}
     objs = {t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed}
     counts = count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"])
     d1 = first_induction_day(objs["treatment_courses"])
@@ -244,6 +308,19 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     for b in bands.rows:
         by_test[b["test"]].append((b["grade"], b["low"], b["high"]))
     charts, pivot = _lab_panels(objs["labs"], d1, by_test)
+    d = state.derivations
+    panels = derived.patient_panels(pid, d)
+    status, due = bedside.derive_status(
+        objs["treatment_courses"],
+        objs["follow_up_events"],
+        today,
+        patient.arm,
+        d.deviations.plans,
+    )
+    grades_panel = panels["grades_alerts"]
+    attention = bedside.list_attention(grades_panel.rows, d.crs, d.icans, d.tls)
+    trend = bedside.summarise_counts(pivot["series"], d.grades)
+    course = _course_chart(objs, pivot["series"], by_test, panels, d, status.day)
     sections = []
     for t, title, is_open in SECTIONS:
         s = _section(t, title, is_open, objs.get(t, []), can_edit, pid)
@@ -254,11 +331,17 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "patient": patient,
         "d1": d1,
         "day": study_day(d1, today),
+        "status": status,
+        "due": due,
+        "attention": attention,
+        "counts": trend,
+        "course_chart": course,
+        "grade_rows": _split_grades(grades_panel.rows),
         "today": today,
         "charts": charts,
         "pivot": pivot,
         "bands": bands,
-        "panels": derived.patient_panels(pid, state.derivations),
+        "panels": panels,
         "derived_state": state,
         "current_link": current_derivation_url(request),
         "timeline": _timeline(objs, d1),
