@@ -95,18 +95,6 @@ class LiveServer:
             self.admin_password = m.group(1)
         return self
 
-    def wait_until_warm(self, timeout: float = 300.0) -> float:
-        """Wait until every worker has logged the end of its start-up warm-up (the derivation
-        of the data and the default analysis, once per server start); the seconds waited."""
-        assert self.log is not None
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            text = self.log.read_text()
-            if text.count("warm-up done") + text.count("warm-up failed") >= self.workers:
-                return time.monotonic() - t0
-            time.sleep(0.5)
-        raise RuntimeError(f"bvall serve did not finish warming up in {timeout} s")
-
     def kill(self) -> None:
         """SIGKILL the whole server (master and workers) at once, as a crash would."""
         if self.proc is not None and self.proc.poll() is None:

@@ -32,7 +32,8 @@ def _fmt(v: Any) -> str:
 
 def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list[dict[str, Any]]:
     """The latest audit rows the user may see, newest first, with field-level changes."""
-    tables = [filters["table"]] if filters.get("table") in TABLES else list(TABLES)
+    wanted = filters.get("table")
+    tables = [wanted] if wanted in TABLES else [] if wanted == ALERTS else list(TABLES)
     found: list[tuple[str, Any]] = []
     for table in tables:
         qs = access.visible_history(user, table).select_related("history_user")
@@ -49,6 +50,8 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
         found += [(table, h) for h in qs.order_by("-history_date", "-history_id")[:limit]]
     found.sort(key=lambda th: (th[1].history_date, th[1].history_id), reverse=True)
     out = []
+    if wanted not in TABLES:  # every table, or only the alerts
+        out = alert_entries(user, filters, limit)
     for table, h in found[:limit]:
         cols = attnames(table)
         changes = []
@@ -85,7 +88,47 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
                 "version": h.version,
             }
         )
-    return out
+    out.sort(key=lambda e: e["when"], reverse=True)
+    return out[:limit]
+
+
+#: The audit log's name for alert acknowledgements (append-only table alert_acknowledgements).
+ALERTS = "alerts"
+
+
+def alert_entries(user: Any, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Acknowledgements of alerts the user may see, as audit entries (newest first)."""
+    from bvall.store.models import AlertAcknowledgement
+
+    qs = AlertAcknowledgement.objects.filter(
+        alert__patient_id__in=access.visible_patients(user).values("patient_id")
+    ).select_related("alert", "user")
+    if filters.get("patient"):
+        qs = qs.filter(alert__patient_id=filters["patient"])
+    if filters.get("user"):
+        qs = qs.filter(user__username=filters["user"])
+    if filters.get("since"):
+        qs = qs.filter(acknowledged__date__gte=filters["since"])
+    if filters.get("until"):
+        qs = qs.filter(acknowledged__date__lte=filters["until"])
+    if filters.get("record"):
+        qs = qs.filter(alert_id=filters["record"])
+    return [
+        {
+            "when": a.acknowledged,
+            "user": a.user.username,
+            "action": "acknowledged",
+            "table": ALERTS,
+            "record": a.alert_id,
+            "patient": a.alert.patient_id,
+            "reason": a.note,
+            "changes": [
+                {"field": "alert", "before": "open", "after": f"acknowledged: {a.alert.text}"}
+            ],
+            "version": None,
+        }
+        for a in qs.order_by("-acknowledged", "-pk")[:limit]
+    ]
 
 
 @login_required
@@ -111,7 +154,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "entries": entries,
             "filters": filters,
             "users": list(users),
-            "tables": list(TABLES),
+            "tables": [*TABLES, ALERTS],
             "title": "Audit log",
             "limit": PAGE,
         },
