@@ -104,3 +104,25 @@ def test_acknowledgements_refuse_update_and_delete(loaded: Any, users: Any) -> N
             connection.cursor() as cur,
         ):
             cur.execute(sql)
+
+
+def test_loading_the_example_cohort_raises_its_alerts_lab_and_clinical(db: Any) -> None:
+    from bvall.cohort import load_cohort
+    from bvall.criteria import derive
+    from bvall.criteria.alerts import classify_lab_alerts
+    from bvall.store.convert import load_cohort_into_database
+    from bvall.store.models import Alert
+
+    example = load_cohort("example")
+    load_cohort_into_database(example, reason="test load")
+    grades = derive(example, "grades").to_pylist()
+    expected = sum(
+        len(classify_lab_alerts([g for g in grades if g["patient_id"] == pid]))
+        for pid in {g["patient_id"] for g in grades}
+    )
+    assert Alert.objects.count() == expected
+    clinical = Alert.objects.filter(source_table="clinical")
+    assert all(a.source_record is None and a.test == "" for a in clinical)
+    labs = Alert.objects.filter(source_table="labs")
+    assert labs.exists()
+    assert all(a.source_record is not None for a in labs)

@@ -61,8 +61,10 @@ def derive_alert_candidates(cohort: Any) -> dict[str, dict[str, dict[str, Any]]]
 
 
 def _text(a: dict[str, Any]) -> str:
-    value = f"{a['qualifier'] or ''}{a['value']:g} {a['unit']}"
-    text = f"{a['term']} grade {a['grade']} ({_when(a['day'], a['time'])}: {value})"
+    when = _when(a["day"], a["time"])
+    if a["value"] is not None:
+        when += f": {a['qualifier'] or ''}{a['value']:g} {a['unit'] or ''}".rstrip()
+    text = f"{a['term']} grade {a['grade']} ({when})"
     p = a.get("previous")
     if p is not None:
         text += f", up from grade {p['grade']} ({_when(p['day'], p['time'])})"
@@ -70,7 +72,10 @@ def _text(a: dict[str, Any]) -> str:
 
 
 def _source_record(patient_id: str, a: dict[str, Any]) -> int | None:
-    """The lab record that holds the value (the one of that day when several match)."""
+    """The lab record that holds the value (the one of that day when several match); ``None``
+    for a clinical grade (febrile neutropenia, infection), which several records make."""
+    if a.get("kind", "lab") != "lab":
+        return None
     rows = list(
         Lab.objects.filter(
             patient_id=patient_id, test=a["test"], value=a["value"], unit=a["unit"]
@@ -113,12 +118,14 @@ def raise_alerts(patient_ids: Iterable[str], user: Any = None) -> list[Alert]:
                     grade_rule_id=a["rule_id"],
                     grade_rule_version=a["rule_version"],
                     term=a["term"],
-                    test=a["test"],
+                    test=a["test"] or "",
                     day=a["day"],
                     time=a["time"] or "",
                     grade=a["grade"],
                     text=_text(a),
                     explanation=a["explanation"] or "",
+                    # a clinical grade (febrile neutropenia, infection) combines several records
+                    source_table="labs" if a.get("kind", "lab") == "lab" else "clinical",
                     source_record=_source_record(pid, a),
                     raised=now,
                     raised_by=who,
