@@ -83,7 +83,7 @@ def test_a_page_right_after_a_save_through_the_api_shows_the_new_grade_and_alert
         assert srv.admin_password
         token = srv.token()
         program = Client(srv.url, "admin", srv.admin_password, token)
-        for day, value, grade in ((30, 0.7, 3), (31, 0.2, 4)):
+        for day, value, grade in ((300, 0.7, 3), (301, 0.2, 4)):  # after every recorded day
             # P03's first view derives its data in both workers before the save
             for _ in range(2):
                 viewer = Client(srv.url, "admin", srv.admin_password, token)
