@@ -35,7 +35,7 @@ def run_cli(home: Path, *args: str) -> str:
     """Run a bvall command with ``BVALL_HOME=home``; returns its output (raises on failure)."""
     env = {**os.environ, "BVALL_HOME": str(home), "BVALL_SECRET_KEY": "live-test-" + home.name}
     out = subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     if out.returncode != 0:
         raise RuntimeError(f"bvall {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
@@ -59,7 +59,7 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> LiveServer:
+    def start(self, timeout: float = 300.0) -> LiveServer:
         self.home.mkdir(parents=True, exist_ok=True)
         self.log = self.home / f"serve-{self.port}-{int(time.time() * 1000)}.log"
         env = {

@@ -71,19 +71,36 @@ def _text(a: dict[str, Any]) -> str:
     return text
 
 
-def _source_record(patient_id: str, a: dict[str, Any]) -> int | None:
+def _lab_index(
+    patient_ids: list[str], tests: set[str]
+) -> dict[tuple[str, str, Any, Any], list[tuple[int, Any, Any]]]:
+    """The lab records of ``patient_ids`` for ``tests``, by (patient, test, value, unit)."""
+    out: dict[tuple[str, str, Any, Any], list[tuple[int, Any, Any]]] = {}
+    rows = Lab.objects.filter(patient_id__in=patient_ids, test__in=sorted(tests)).values_list(
+        "pk", "patient_id", "test", "value", "unit", "study_day", "time"
+    )
+    for pk, pid, test, value, unit, day, time in rows:
+        out.setdefault((pid, test, value, unit), []).append((pk, day, time))
+    return out
+
+
+def _source_record(
+    index: dict[tuple[str, str, Any, Any], list[tuple[int, Any, Any]]],
+    patient_id: str,
+    a: dict[str, Any],
+) -> int | None:
     """The lab record that holds the value (the one of that day when several match); ``None``
     for a clinical grade (febrile neutropenia, infection), which several records make."""
     if a.get("kind", "lab") != "lab":
         return None
-    rows = list(
-        Lab.objects.filter(
-            patient_id=patient_id, test=a["test"], value=a["value"], unit=a["unit"]
-        ).values_list("pk", "study_day", "time")
-    )
+    rows = index.get((patient_id, a["test"], a["value"], a["unit"]), [])
     same_time = [r for r in rows if (r[2] or None) == (a["time"] or None)] or rows
     same_day = [r for r in same_time if r[1] == a["day"]] or same_time
     return min(r[0] for r in same_day) if same_day else None
+
+
+#: Patients derived together when alerts are raised for many (an import, ``bvall db load``).
+BATCH = 1000
 
 
 def raise_alerts(patient_ids: Iterable[str], user: Any = None) -> list[Alert]:
@@ -91,61 +108,79 @@ def raise_alerts(patient_ids: Iterable[str], user: Any = None) -> list[Alert]:
     transaction: raise the new ones, mark those whose value no longer meets their rule, and mark
     again those that meet it again. The new alerts are returned. Call inside the transaction of
     the write (every writer in :mod:`bvall.store.records` and :mod:`bvall.store.convert` does)."""
-    from bvall.store.convert import read_database
-
     ids = sorted({p for p in patient_ids if p})
-    if not ids:
-        return []
     now = timezone.now()
     who = user if getattr(user, "is_authenticated", False) else None
+    new: list[Alert] = []
+    for start in range(0, len(ids), BATCH):
+        new += _raise_batch(ids[start : start + BATCH], now, who)
+    return new
+
+
+def _raise_batch(ids: list[str], now: Any, who: Any) -> list[Alert]:
+    from simple_history.utils import bulk_create_with_history
+
+    from bvall.store.convert import read_database
+
     candidates = derive_alert_candidates(read_database(ids, validate=False))
     stored: dict[tuple[str, str], Alert] = {
         (a.patient_id, a.key): a for a in Alert.objects.filter(patient_id__in=ids)
     }
-    new: list[Alert] = []
-    for pid in ids:
+    fresh = [
+        (pid, key, a)
+        for pid in ids
+        for key, a in candidates.get(pid, {}).items()
+        if (pid, key) not in stored
+    ]
+    index = _lab_index(ids, {a["test"] for _, _, a in fresh if a["test"]}) if fresh else {}
+    new = []
+    for pid, key, a in fresh:
+        rule = a["alert_rule"]
+        lab = a.get("kind", "lab") == "lab"
+        new.append(
+            Alert(
+                patient_id=pid,
+                key=key,
+                rule_id=rule.rule_id,
+                rule_version=rule.rule_version,
+                rule_source=rule.source,
+                grade_rule_id=a["rule_id"],
+                grade_rule_version=a["rule_version"],
+                term=a["term"],
+                test=a["test"] or "",
+                day=a["day"],
+                time=a["time"] or "",
+                grade=a["grade"],
+                text=_text(a),
+                explanation=a["explanation"] or "",
+                # a clinical grade (febrile neutropenia, infection) combines several records
+                source_table="labs" if lab else "clinical",
+                source_record=_source_record(index, pid, a),
+                raised=now,
+                raised_by=who,
+            )
+        )
+    if new:
+        new = bulk_create_with_history(
+            new,
+            Alert,
+            batch_size=500,
+            default_user=who,
+            default_change_reason="raised by the save of the value",
+        )
+    for (pid, key), old in stored.items():
         found = candidates.get(pid, {})
-        for key, a in found.items():
-            old = stored.get((pid, key))
-            if old is None:
-                rule = a["alert_rule"]
-                alert = Alert(
-                    patient_id=pid,
-                    key=key,
-                    rule_id=rule.rule_id,
-                    rule_version=rule.rule_version,
-                    rule_source=rule.source,
-                    grade_rule_id=a["rule_id"],
-                    grade_rule_version=a["rule_version"],
-                    term=a["term"],
-                    test=a["test"] or "",
-                    day=a["day"],
-                    time=a["time"] or "",
-                    grade=a["grade"],
-                    text=_text(a),
-                    explanation=a["explanation"] or "",
-                    # a clinical grade (febrile neutropenia, infection) combines several records
-                    source_table="labs" if a.get("kind", "lab") == "lab" else "clinical",
-                    source_record=_source_record(pid, a),
-                    raised=now,
-                    raised_by=who,
-                )
-                alert._history_user = who
-                alert._change_reason = "raised by the save of the value"
-                alert.save()
-                new.append(alert)
-            elif not old.met:
-                _set_met(old, True, now, who, "the value meets the rule again")
-        for (spid, key), old in stored.items():
-            if spid == pid and old.met and key not in found:
-                _set_met(
-                    old,
-                    False,
-                    now,
-                    who,
-                    "the value no longer meets the rule (corrected or deleted); "
-                    "the alert is kept until acknowledged",
-                )
+        if key in found and not old.met:
+            _set_met(old, True, now, who, "the value meets the rule again")
+        elif key not in found and old.met:
+            _set_met(
+                old,
+                False,
+                now,
+                who,
+                "the value no longer meets the rule (corrected or deleted); "
+                "the alert is kept until acknowledged",
+            )
     return new
 
 
