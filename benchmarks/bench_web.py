@@ -31,6 +31,7 @@ def timed(client: Client, method: str, path: str, body: str | None = None, **h: 
     t0 = time.perf_counter()
     status, _ = client.request(method, path, body, h or None)
     dt = time.perf_counter() - t0
+    print(f"  {method} {path}: {dt:.2f} s", file=sys.stderr, flush=True)
     if status not in (200, 201):
         raise RuntimeError(f"{method} {path}: HTTP {status}")
     return dt
@@ -52,6 +53,9 @@ def main() -> None:
             assert srv.admin_password
             token = srv.token()
             client = Client(srv.url, "admin", srv.admin_password, token)
+            client.conn.timeout = 300  # a slow report must be timed, not abandoned
+            if client.conn.sock is not None:
+                client.conn.sock.settimeout(300)
             rows.append(
                 ("GET /healthz (baseline)", [timed(client, "GET", "/healthz") for _ in range(20)])
             )
