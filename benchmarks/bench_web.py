@@ -7,7 +7,7 @@ a second patient (P07), the cohort list, P05 again, the analysis page; then ``--
 of: save a day's labs of P05 through the API, P05's page right after the save (derived in that
 request: it shows the new grade and alert), the analysis page after that data change and, in the
 last round, the report as PDF. Every figure is printed with its ratio to ``GET /healthz`` (a
-request that does no work) timed in the same run. Targets (issue 13): save p95 ≤ 150 ms,
+request that does no work) timed in the same run. Targets: save p95 ≤ 150 ms,
 analysis after a data change ≤ 1.5 s, PDF ≤ 4 s.
 """
 

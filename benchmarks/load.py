@@ -10,7 +10,7 @@ matching audit row (same value, same reason). Everything runs on 127.0.0.1; the 
 --seconds. It also counts *stale* pages: a patient page whose derived grades stop at an earlier
 day than the lab values it shows (the latest day in the grades panel, "latest … (Dn)", against
 the latest day in the lab table's header); pages lacking either mark are counted as unchecked.
-Targets (issue 13): patient page p95 ≤ 150 ms, 0 stale pages.
+Targets: patient page p95 ≤ 150 ms, 0 stale pages.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def page_is_stale(text: str) -> bool | None:
     if not derived or not data:
         return None
     return max(derived) < max(data)
+
+
+#: Seconds a client waits for an answer before it counts an error.
+TIMEOUT = 120
 
 
 @dataclass
@@ -100,7 +104,7 @@ class Client:
 
     def __init__(self, base: str, username: str, password: str, token: str) -> None:
         u = urllib.parse.urlparse(base)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
         self.cookies: dict[str, str] = {}
         self.token = token
         page = self.request("GET", "/login/")[1]
@@ -191,6 +195,11 @@ def _client_loop(
         except Exception as exc:
             with lock:
                 result.errors.append(f"healthz: {exc}")
+            c.close()  # a broken connection is not reused: log in again
+            try:
+                c = Client(base, "admin", password, token)
+            except Exception:
+                return
             continue
         dt = time.perf_counter() - t0
         with lock:

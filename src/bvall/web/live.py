@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bvall.web.derivations import cohort_of, database_snapshot
-from bvall.web.panels import Panel, _available
+from bvall.web.panels import Panel, available_panel
 
 #: Confidence levels offered on the analysis page.
 CI_LEVELS = (0.90, 0.95, 0.99)
@@ -145,25 +145,25 @@ def analysis_panel(
     """The live analysis of the visible patients: ``details`` holds one :class:`LiveAnalysis`
     (tables with each cell's provenance, figures as SVG, omitted figures with reasons)."""
     if not patient_ids:
-        return _available("analysis", [], "No patient is visible to you; nothing to analyse.")
+        return available_panel("analysis", [], "No patient is visible to you; nothing to analyse.")
     la = live_analysis(patient_ids, ci_method, level)
     a = la.analysis
     msg = (
         f"{len(la.patient_ids)} patient(s); data SHA-256 {a.data_hash[:12]}…; "
         f"{ci_method} {level:.0%} intervals; bvall {a.bvall_version}."
     )
-    return _available("analysis", [], msg, details=[{"live": la}])
+    return available_panel("analysis", [], msg, details=[{"live": la}])
 
 
 def report_panel(patient_ids: list[str]) -> Panel:
     """The report download (HTML, PDF, DOCX, CSV tables as ZIP) of the visible patients."""
     if not patient_ids:
-        return _available("report", [], "No patient is visible to you; there is no report.")
+        return available_panel("report", [], "No patient is visible to you; there is no report.")
     rows = [
         {"format": f, "label": f.upper() if f != "csv" else "CSV tables (ZIP)"}
         for f in REPORT_FORMATS
     ]
-    return _available(
+    return available_panel(
         "report",
         rows,
         f"The report of the current data of the {len(patient_ids)} patient(s) you may see, "

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Any
 
 from bvall.web.derivations import database_snapshot
-from bvall.web.panels import Panel, _available
+from bvall.web.panels import Panel, available_panel
 
 _LOCK = threading.Lock()
 _EVALUATIONS: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
@@ -70,4 +70,4 @@ def trial_monitoring_panel() -> Panel:
         else "No monitoring plan is registered. Save a design (bvall design bop2|monitor|simon "
         "--save FILE) and upload it here."
     )
-    return _available("trial_monitoring", rows, msg)
+    return available_panel("trial_monitoring", rows, msg)

@@ -54,7 +54,7 @@ class Panel:
     details: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _available(key: str, rows: list[dict[str, Any]], message: str = "", **extra: Any) -> Panel:
+def available_panel(key: str, rows: list[dict[str, Any]], message: str = "", **extra: Any) -> Panel:
     return Panel(key, PANELS[key], True, message, rows, **extra)
 
 
@@ -101,7 +101,7 @@ def _grades_panel(d: Derivations) -> Panel:
         if d.grades
         else "No lab value to grade yet."
     )
-    return _available("grades_alerts", rows, msg)
+    return available_panel("grades_alerts", rows, msg)
 
 
 def _episodes_panel(d: Derivations) -> Panel:
@@ -130,7 +130,7 @@ def _episodes_panel(d: Derivations) -> Panel:
         grade = f", grade {t['grade']}" if t["grade"] is not None else ""
         rows.append(_row(f"TLS ({t['criteria']})", verdict + grade, t, alert=False))
     msg = "" if rows else "No CRS or ICANS episode and no TLS assessment derived."
-    return _available("episodes", rows, msg)
+    return available_panel("episodes", rows, msg)
 
 
 def _response_panel(d: Derivations) -> Panel:
@@ -150,7 +150,7 @@ def _response_panel(d: Derivations) -> Panel:
             )
         )
     msg = "" if rows else "No marrow assessment recorded."
-    return _available("response", rows, msg)
+    return available_panel("response", rows, msg)
 
 
 #: Fields the regimen planner needs for one induction course.
@@ -260,7 +260,7 @@ def _plan_panel(d: Derivations, pid: str) -> Panel:
         )
         + notes
     )
-    return _available("plan_vs_doses", rows, msg, details=daily)
+    return available_panel("plan_vs_doses", rows, msg, details=daily)
 
 
 def patient_panels(patient_id: str, d: Derivations) -> dict[str, Panel]:
@@ -305,7 +305,7 @@ def lab_grade_bands(d: Derivations) -> Panel:
                     "rule_version": version,
                 }
             )
-    return _available("lab_grade_bands", rows, " ".join(dict.fromkeys(notes)))
+    return available_panel("lab_grade_bands", rows, " ".join(dict.fromkeys(notes)))
 
 
 def _band_text(b: GradeBand) -> str:
