@@ -1,4 +1,4 @@
-"""The patient page: observed data, lab charts, timeline, and the derived panels' slots."""
+"""The patient page: observed data, lab charts, timeline, open alerts and the derived panels."""
 
 from __future__ import annotations
 
