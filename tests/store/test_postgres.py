@@ -96,3 +96,24 @@ def test_postgres_refuses_to_change_monitoring_events(pg, statement: str) -> Non
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
     ):
         conn.execute(statement)
+
+
+def test_postgres_refuses_to_change_alert_acknowledgements(pg) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    live, _, database = pg
+    # loading the published cohort raised its alerts (grade >= 3 labs) in the load's transaction
+    assert live.query(database, "SELECT COUNT(*) FROM alerts")[0][0] > 0
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO alert_acknowledgements (alert_id, user_id, acknowledged, note) "
+            "SELECT MIN(a.id), MIN(u.id), NOW(), 'seen' FROM alerts a, auth_user u"
+        )
+        for statement in (
+            "UPDATE alert_acknowledgements SET note = 'x'",
+            "DELETE FROM alert_acknowledgements",
+            "TRUNCATE alert_acknowledgements",
+            "DELETE FROM alerts_history",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)

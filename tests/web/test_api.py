@@ -112,9 +112,10 @@ def test_derived_panels_answer_with_the_engines_rows(loaded, users) -> None:  # 
     r = c.get("/api/patients/A01/derived/grades_alerts", **auth)
     assert r.status_code == 200
     assert r.json()["available"] is True
-    # small cohort: A01 ANC 0.3 x10^9/L on D2 is CTCAE grade 4 (< 0.5), an alert
-    alert = next(x for x in r.json()["rows"] if x["alert"])
-    assert alert["rule_id"] == "ctcae_v5_labs.neutrophil_count_decreased.g4"
+    # small cohort: A01's latest ANC, 0.3 x10^9/L on D2, is CTCAE grade 4 (< 0.5)
+    row = next(x for x in r.json()["rows"] if "Neutrophil" in x["label"])
+    assert row["rule_id"] == "ctcae_v5_labs.neutrophil_count_decreased.g4"
+    assert row["value"] == "grade 4"
     r = c.get("/api/analysis", **auth)
     assert r.status_code == 200
     assert r.json()["patients"] == ["A01", "A02"]  # site A only
@@ -182,3 +183,40 @@ def test_lab_dates_are_checked_and_the_missing_one_derived(loaded, users) -> Non
     assert [(x["date"], x["study_day"]) for x in saved if x["date"] == "2025-03-12"] == [
         ("2025-03-12", None)
     ]
+
+
+def test_alerts_are_listed_and_acknowledged_through_the_api(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    c, auth = _token_client(users["investigator"])
+    # small cohort: A01 ANC 0.4 (D1) and 0.3 (D2) x10^9/L, CTCAE v5.0 grade 4 (< 0.5)
+    open_ = c.get("/api/alerts?patient=A01", **auth).json()
+    d2 = next(a for a in open_ if a["day"] == 2 and a["rule_id"] == "alert.lab_grade_ge3")
+    assert d2["state"] == "open"
+    assert d2["grade"] == 4
+    assert d2["source"]["table"] == "labs"
+    assert isinstance(d2["source"]["record"], int)
+    # a monitor may not acknowledge; a user of another site is told there is no such alert
+    m, mauth = _token_client(users["monitor"])
+    assert (
+        m.post(f"/api/alerts/{d2['id']}/acknowledge", {}, "application/json", **mauth).status_code
+        == 403
+    )
+    b, bauth = _token_client(users["entry_b"])
+    assert b.get("/api/alerts?patient=A01&state=all", **bauth).json() == []
+    r = b.post(f"/api/alerts/{d2['id']}/acknowledge", {}, "application/json", **bauth)
+    assert r.status_code == 404
+    r = c.post(
+        f"/api/alerts/{d2['id']}/acknowledge", {"note": "seen, G-CSF"}, "application/json", **auth
+    )
+    assert r.status_code == 200
+    assert r.json()["state"] == "acknowledged"
+    assert r.json()["acknowledged_by"] == "investigator"
+    assert r.json()["note"] == "seen, G-CSF"
+    assert d2["id"] not in [a["id"] for a in c.get("/api/alerts?patient=A01", **auth).json()]
+    done = c.get("/api/alerts?patient=A01&state=acknowledged", **auth).json()
+    assert [a["id"] for a in done] == [d2["id"]]
+    assert c.get("/api/alerts?state=closed", **auth).status_code == 400
+    # the acknowledgement is in the audit trail
+    entries = c.get("/api/audit?table=alerts", **auth).json()
+    assert entries[0]["action"] == "acknowledged"
+    assert entries[0]["user"] == "investigator"
+    assert entries[0]["reason"] == "seen, G-CSF"

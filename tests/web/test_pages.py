@@ -12,18 +12,6 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def _slot_text(package: str, engine: str) -> str:
-    """What an unconnected slot says: the engine is missing, or present but not wired yet."""
-    from bvall.web.derived import engine_installed
-
-    state = (
-        "is installed but not yet connected"
-        if engine_installed(package)
-        else "is not installed in this build"
-    )
-    return f"The {engine} ({package}) {state}"
-
-
 def _client(user) -> Client:  # type: ignore[no-untyped-def]
     c = Client()
     c.force_login(user)
@@ -60,7 +48,8 @@ def test_patient_page_shows_observed_data_and_the_engines_panels(loaded, users) 
     assert "Febrile neutropenia" in html
     assert "blood cultures negative" in html
     for slot in (
-        "Grades and alerts",
+        "Alerts",
+        "Grades",
         "Plan against doses given",
         "CRS, ICANS and TLS episodes",
         "Derived response",
@@ -79,6 +68,8 @@ def test_patient_page_shows_observed_data_and_the_engines_panels(loaded, users) 
 
     n = Vital.objects.filter(patient_id="A01").count()
     assert f'Vital signs and organ support <span class="count">{n}</span>' in html
+    assert "Neutrophil count decreased grade 4 (D2: 0.3 10^9/L)" in html  # the open alert
+    assert "as of" not in html
 
 
 def test_days_labs_form_saves_all_values_with_units_as_entered(loaded, users) -> None:  # type: ignore[no-untyped-def]

@@ -57,7 +57,7 @@ def test_admin_and_api_need_login(loaded: Any) -> None:
     r = Client().get("/admin/store/lab/")
     assert r.status_code == 302
     assert "login" in r["Location"]
-    for path in ("/api/patients", "/api/openapi.json", "/api/docs"):
+    for path in ("/api/patients", "/api/openapi.json", "/api/docs", "/api/alerts"):
         assert Client().get(path).status_code == 401
 
 

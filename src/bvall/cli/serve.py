@@ -63,31 +63,6 @@ def _run_gunicorn(application: Any, options: dict[str, Any]) -> None:
     _App().run()
 
 
-def _warm_worker(worker: Any) -> None:
-    from bvall.web.derived import start_warming
-
-    start_warming()
-
-
-def _start_deriver(folder: str, database_url: str) -> Any:
-    """The server's deriver process (:mod:`bvall.web.deriver`): it derives the data as they
-    change, so that the workers answering pages never run the engines themselves."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from bvall.web.deriver import DERIVER_ENV, PID_NAME
-
-    os.environ[DERIVER_ENV] = "1"
-    cmd = [sys.executable, "-m", "bvall.web.deriver", "--folder", folder]
-    cmd += ["--parent", str(os.getpid())]
-    # the URL through the environment, not the command line (ps shows a password there)
-    proc = subprocess.Popen(cmd, env={**os.environ, "BVALL_DATABASE_URL": database_url})
-    (Path(folder) / PID_NAME).write_text(str(proc.pid))  # pages check that it still runs
-    return proc
-
-
 def serve(
     database: Annotated[
         str | None,
@@ -151,32 +126,6 @@ def serve(
             highlight=False,
         )
     n = workers or max(2, multiprocessing.cpu_count())
-    # the workers share their derivations of the data in a private folder of this server
-    import atexit
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-
-    from bvall.web.derived import SHARED_CACHE_ENV
-
-    shared = tempfile.mkdtemp(prefix="bvall-derived-")  # mode 0700
-    os.environ[SHARED_CACHE_ENV] = shared
-    deriver = _start_deriver(shared, cfg.database_url)
-    master = os.getpid()
-
-    def _cleanup() -> None:
-        # the workers are forked from this process and run its exit handlers too: only the
-        # server itself stops the deriver and removes the folder
-        if os.getpid() == master:
-            deriver.terminate()
-            try:
-                deriver.wait(10)
-            except subprocess.TimeoutExpired:
-                deriver.kill()
-            shutil.rmtree(shared, True)
-
-    atexit.register(_cleanup)
     _run_gunicorn(
         application,
         {
@@ -191,8 +140,5 @@ def serve(
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "bvall",
-            # each worker derives the data once in the background as it starts (a page asked
-            # for before that finishes waits for it; start-up never does)
-            "post_worker_init": _warm_worker,
         },
     )

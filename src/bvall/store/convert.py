@@ -308,10 +308,22 @@ def write_checked_rows(
             before_insert()
         empty = not Patient.objects.exists()
         _insert(typed, offsets, history_user, reason)
+        from bvall.store.alerts import raise_alerts  # alerts read the data back through here
+
+        raise_alerts(_new_patients(typed, offsets), history_user)
         if metadata is not None and (empty or not StudyInfo.objects.exists()):
             _set_metadata(metadata, history_user, reason)
         report.committed = True
     return report
+
+
+def _new_patients(typed: Mapping[str, pa.Table], offsets: Mapping[str, int]) -> set[str]:
+    """The patients with a new row in any table."""
+    out: set[str] = set()
+    for table, t in typed.items():
+        if t.num_rows > offsets[table] and "patient_id" in t.column_names:
+            out |= {p for p in t.column("patient_id").to_pylist()[offsets[table] :] if p}
+    return out
 
 
 def _insert(

@@ -300,3 +300,68 @@ class AccessChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table} {self.subject}: {self.action}"
+
+
+class Alert(models.Model):
+    """An alert raised by a value that met an alert rule (:mod:`bvall.criteria.alerts`).
+
+    Identified stably by the patient and ``key`` (the rule, the term, the day and time, and the
+    value as entered), it is raised in the transaction of the save that produced the value and is
+    never deleted. When a later save means the value no longer meets the rule (a correction, a
+    deletion), ``met`` becomes false with the time and the reason; the history table
+    (append-only, migration ``0008``) keeps every state. It stays open until acknowledged
+    (:class:`AlertAcknowledgement`).
+    """
+
+    #: not a foreign key: an alert outlives the records (and the patient) that raised it
+    patient_id = models.CharField(max_length=40, db_index=True)
+    key = models.CharField(max_length=400)
+    rule_id = models.CharField(max_length=100)
+    rule_version = models.CharField(max_length=40)
+    rule_source = models.TextField()
+    grade_rule_id = models.CharField(max_length=200)
+    grade_rule_version = models.CharField(max_length=100)
+    term = models.CharField(max_length=200)
+    test = models.CharField(max_length=40)
+    day = models.IntegerField(null=True, blank=True)
+    time = models.CharField(max_length=5, blank=True)
+    grade = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    explanation = models.TextField()
+    source_table = models.CharField(max_length=40, default="labs")
+    source_record = models.BigIntegerField(null=True, blank=True)
+    raised = models.DateTimeField()
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    met = models.BooleanField(default=True, help_text="The value still meets the rule.")
+    met_changed = models.DateTimeField(null=True, blank=True)
+    met_note = models.TextField(blank=True)
+    history = HistoricalRecords(table_name="alerts_history")
+
+    class Meta:
+        db_table = "alerts"
+        ordering = ("patient_id", "day", "pk")
+        constraints = (
+            models.UniqueConstraint(fields=["patient_id", "key"], name="alert_once_per_value"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: {self.text}"
+
+
+class AlertAcknowledgement(models.Model):
+    """A clinician's acknowledgement of an alert (who, when, an optional note): it closes the
+    alert. Append-only (migration ``0008``): written once, never changed or removed."""
+
+    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="acknowledgement")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    acknowledged = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "alert_acknowledgements"
+        ordering = ("acknowledged", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.alert} acknowledged by {self.user}"

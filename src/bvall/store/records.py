@@ -11,7 +11,8 @@ Every write here
 * requires a reason when saved data is changed or deleted;
 * checks the version the editor loaded (optimistic concurrency) and raises
   :class:`~bvall.errors.EditConflict` with both versions when someone saved in between;
-* writes the record and its audit row (who, when, reason, full record) in one transaction.
+* writes the record and its audit row (who, when, reason, full record) in one transaction, with
+  the patient's alerts brought up to date in the same transaction (:mod:`bvall.store.alerts`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bvall.cohort import TABLES, Problem, validate_tables
 from bvall.cohort.dates import DATED_COLUMNS
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, gate
+from bvall.store.alerts import raise_alerts
 from bvall.store.convert import attnames, record_values, write_lock
 from bvall.store.models import COHORT_MODELS
 
@@ -190,6 +192,7 @@ def create_record(user: Any, table: str, values: Mapping[str, Any], reason: str 
         obj = COHORT_MODELS[table]()
         _apply(obj, typed, user, reason)
         obj.save()
+        raise_alerts([patient_id] if patient_id else [], access.history_user(user))
     return Saved(table, obj.pk, obj.version)
 
 
@@ -220,6 +223,7 @@ def create_records(
             _apply(obj, typed, user, reason)
             obj.save()
             out.append(Saved(table, obj.pk, obj.version))
+        raise_alerts([patient_id] if patient_id else [], access.history_user(user))
     return out
 
 
@@ -290,6 +294,7 @@ def update_record(
         _apply(obj, typed, user, reason)
         obj.version = obj.version + 1
         obj.save()
+        raise_alerts([patient_id] if patient_id else [], access.history_user(user))
     return Saved(table, obj.pk, obj.version)
 
 
@@ -322,6 +327,8 @@ def delete_record(user: Any, table: str, pk: int, *, version: int, reason: str) 
         obj._history_user = access.history_user(user)
         obj._change_reason = reason
         obj.delete()
+        if table != "patients":
+            raise_alerts([patient_id] if patient_id else [], access.history_user(user))
 
 
 def _known_table(table: str) -> None:

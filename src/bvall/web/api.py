@@ -28,10 +28,11 @@ from bvall.cohort import TABLES
 from bvall.cohort.dates import complete_when
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, records
+from bvall.store.alerts import acknowledge_alert, alert_row, visible_alerts
 from bvall.store.convert import record_values, study_metadata
 from bvall.store.models import TreatmentCourse
 from bvall.store.tokens import user_for_token
-from bvall.web import derived
+from bvall.web import derivations, live, panels
 from bvall.web.views.audit import audit_entries
 from bvall.web.views.cohort import induction_d1, reported_response
 from bvall.web.views.importing import check_files, size_error
@@ -202,21 +203,18 @@ def get_patient(request: HttpRequest, pid: str) -> dict[str, Any]:
 def get_derived(request: HttpRequest, pid: str, panel: str) -> Status[dict[str, Any]]:
     access.require(request.user, "view")
     _patient(request, pid)
-    # a program that has just posted values reads their derivation: wait for the current one
-    state = derived.latest([pid], wait=True)
-    d = state.derivations
-    panels = {**derived.patient_panels(pid, d), "lab_grade_bands": derived.lab_grade_bands(pid, d)}
-    if panel not in panels:
-        raise InputError(f"No panel {panel!r}; a patient's panels: {', '.join(panels)}.")
-    result = panels[panel]
+    current = derivations.current_derivations([pid])  # of the data as they are now
+    d = current.derivations
+    found = {**panels.patient_panels(pid, d), "lab_grade_bands": panels.lab_grade_bands(d)}
+    if panel not in found:
+        raise InputError(f"No panel {panel!r}; a patient's panels: {', '.join(found)}.")
+    result = found[panel]
     body = {
         "panel": panel,
         "title": result.title,
         "available": result.available,
         "detail": result.message,
         "rows": result.rows,
-        "as_of": state.as_of.isoformat(),
-        "current": not state.stale,
     }
     return Status(200 if result.available else 503, body)
 
@@ -347,9 +345,13 @@ def fhir_feed(request: HttpRequest, commit: bool = False) -> Status[dict[str, An
     if outcome.committed:
         # the rows are written: their grades and alerts, derived now, are part of the answer
         pids = sorted({r.patient_id for r in outcome.result.labs})
-        d = derived.latest(pids, wait=True).derivations
+        d = derivations.current_derivations(pids).derivations
         body["grades_alerts"] = {
-            pid: derived.patient_panels(pid, d.only([pid]))["grades_alerts"].rows for pid in pids
+            pid: panels.patient_panels(pid, d.only([pid]))["grades_alerts"].rows for pid in pids
+        }
+        body["open_alerts"] = {
+            pid: [alert_row(a) for a in visible_alerts(request.user, patient=pid, state="open")]
+            for pid in pids
         }
         return Status(201, body)
     return Status(200, body)
@@ -371,6 +373,33 @@ def audit(
     return [{**e, "when": e["when"].isoformat()} for e in entries]
 
 
+class Acknowledgement(Schema):
+    note: str = ""
+
+
+@api.get(
+    "/alerts",
+    summary="Alerts of the caller's patients: state open (default), acknowledged or all",
+)
+def list_alerts(
+    request: HttpRequest, patient: str = "", state: str = "open"
+) -> list[dict[str, Any]]:
+    access.require(request.user, "view")
+    return [
+        alert_row(a) for a in visible_alerts(request.user, patient=patient or None, state=state)
+    ]
+
+
+@api.post(
+    "/alerts/{alert_id}/acknowledge",
+    summary="Acknowledge (close) an alert, with an optional note (data-entry roles and admins)",
+)
+def acknowledge(request: HttpRequest, alert_id: int, body: Acknowledgement) -> dict[str, Any]:
+    ack = acknowledge_alert(request.user, alert_id, body.note)
+    alert = visible_alerts(request.user, state="all").get(pk=ack.alert_id)
+    return alert_row(alert)
+
+
 @api.get(
     "/analysis",
     summary="The live analysis of the caller's patients: study tables (each cell with its "
@@ -381,7 +410,7 @@ def analysis(
     request: HttpRequest, ci: str = "clopper-pearson", level: float = 0.95
 ) -> Status[dict[str, Any]]:
     access.require(request.user, "analysis")
-    result = derived.analysis_panel(access.visible_patient_ids(request.user), ci, level)
+    result = live.analysis_panel(access.visible_patient_ids(request.user), ci, level)
     body: dict[str, Any] = {"available": result.available, "detail": result.message}
     if result.details:
         la = result.details[0]["live"]

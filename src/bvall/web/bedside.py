@@ -91,15 +91,40 @@ def derive_status(
     return status, plan_due_today(plan, status)
 
 
+#: Open alerts listed on the first screen (the latest first); all are under Alerts.
+ATTENTION_ALERTS = 5
+
+
 def list_attention(
     grade_rows: Sequence[Mapping[str, Any]],
     crs: Sequence[Mapping[str, Any]],
     icans: Sequence[Mapping[str, Any]],
     tls: Sequence[Mapping[str, Any]],
+    alerts: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """What needs attention, most urgent first: open CRS/ICANS episodes, lab alerts (grade 3 or
-    more in the latest graded days), TLS, then CRS/ICANS episodes that have ended."""
+    """What needs attention, most urgent first: open CRS/ICANS episodes, open alerts (stored until
+    a clinician acknowledges them, :mod:`bvall.store.alerts`), TLS, then CRS/ICANS episodes that
+    have ended."""
     items: list[dict[str, Any]] = []
+    latest = sorted(alerts, key=lambda a: (a.get("day") is None, -(a.get("day") or 0)))
+    for a in latest[:ATTENTION_ALERTS]:
+        when = (
+            ""
+            if a.get("day") is None
+            else f"D{a['day']}" + (f" {a['time']}" if a.get("time") else "")
+        )
+        items.append(
+            {
+                "order": 1,
+                "severe": True,
+                "text": f"{a.get('term')}: grade {a.get('grade')}"
+                + ("" if a.get("met", True) else " (value since corrected)"),
+                "when": when,
+                "why": a.get("explanation") or "",
+                "rule": a.get("grade_rule_id") or a.get("rule_id") or "",
+                "version": a.get("grade_rule_version") or a.get("rule_version") or "",
+            }
+        )
     for kind, rows in (("CRS", crs), ("ICANS", icans)):
         for e in rows:
             onset = e.get("onset_day")
@@ -117,6 +142,19 @@ def list_attention(
                     "version": e.get("rule_version") or "",
                 }
             )
+    if len(latest) > ATTENTION_ALERTS:
+        more = len(latest) - ATTENTION_ALERTS
+        items.append(
+            {
+                "order": 1,
+                "severe": True,
+                "text": f"{more} more open alert{'' if more == 1 else 's'}",
+                "when": "listed under Alerts",
+                "why": "",
+                "rule": "",
+                "version": "",
+            }
+        )
     for r in grade_rows:
         if r.get("alert"):
             day = re.match(r"D-?\d+( \d\d:\d\d)?", r["label"])

@@ -10,6 +10,7 @@ from bvall.web import admin as _admin  # noqa: F401  (registers the back office)
 from bvall.web.api import api
 from bvall.web.views import (
     accounts,
+    alerts,
     analysis,
     audit,
     cdisc,
@@ -42,6 +43,7 @@ urlpatterns = [
     path("patients/<str:pid>/<str:table>/new/", entry.new_record, name="new_record"),
     path("records/<str:table>/<int:pk>/edit/", entry.edit_record, name="edit_record"),
     path("records/<str:table>/<int:pk>/delete/", entry.delete_record, name="delete_record"),
+    path("alerts/<int:alert_id>/acknowledge/", alerts.acknowledge, name="acknowledge_alert"),
     path("import/", importing.upload, name="import"),
     path("import/<str:token>/commit/", importing.commit, name="import_commit"),
     path("analysis/", analysis.analysis_page, name="analysis"),

@@ -27,11 +27,3 @@ def get_record(request: HttpRequest, table: str, pk: int) -> Any:
     if obj is None:
         raise Http404(f"No {table} record {pk} that you may see.")
     return obj
-
-
-def current_derivation_url(request: HttpRequest) -> str:
-    """This page asking for the current derivation (``?current=1``), its other parameters (a
-    filter) kept: the link of the "as of" mark (bvall/_derived_state.html)."""
-    query = request.GET.copy()
-    query["current"] = "1"
-    return f"{request.path}?{query.urlencode()}"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from bvall.errors import BvallError
 from bvall.store import access
 from bvall.store.models import COHORT_MODELS, MonitoringEvent
-from bvall.web import derived
+from bvall.web import live, monitoring
 from bvall.web.views.cdisc import CDISC_ROLES
 
 
@@ -36,11 +36,11 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
     level = request.GET.get("level", "0.95")
     error = ""
     try:
-        ci_method, lvl = derived.check_analysis_settings(ci_method, level)
+        ci_method, lvl = live.check_analysis_settings(ci_method, level)
     except BvallError as exc:
         error = str(exc)
         ci_method, lvl = "clopper-pearson", 0.95
-    live = derived.analysis_panel(ids, ci_method, lvl)
+    panel = live.analysis_panel(ids, ci_method, lvl)
     from bvall.stats import BINOMIAL_METHODS
 
     return render(
@@ -51,15 +51,15 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "arms": arms,
             "sites": sites,
-            "analysis": live,
-            "live": live.details[0]["live"] if live.details else None,
-            "tables": table_views(live.details[0]["live"]) if live.details else [],
-            "figures": figure_views(live.details[0]["live"]) if live.details else [],
-            "report": derived.report_panel(ids),
+            "analysis": panel,
+            "live": panel.details[0]["live"] if panel.details else None,
+            "tables": table_views(panel.details[0]["live"]) if panel.details else [],
+            "figures": figure_views(panel.details[0]["live"]) if panel.details else [],
+            "report": live.report_panel(ids),
             "ci_method": ci_method,
             "level": lvl,
             "ci_methods": BINOMIAL_METHODS,
-            "levels": derived.CI_LEVELS,
+            "levels": live.CI_LEVELS,
             "error": error,
             "query": urlencode({"ci": ci_method, "level": lvl}),
             "can_cdisc": access.role_of(request.user) in CDISC_ROLES,
@@ -129,10 +129,10 @@ def report_response(user: Any, fmt: str, ci_method: str, level: Any) -> HttpResp
     The store keeps an audit trail of data changes (history tables) and of boundary crossings,
     but no access events; each download is logged (``bvall.web.report``: who, what, data hash).
     """
-    ci_method, lvl = derived.check_analysis_settings(ci_method, level)
+    ci_method, lvl = live.check_analysis_settings(ci_method, level)
     ids = access.visible_patient_ids(user)
     when = timezone.now()
-    data, mime, name = derived.render_report(
+    data, mime, name = live.render_report(
         ids, fmt, generated_at=when, ci_method=ci_method, level=lvl
     )
     log.info(
@@ -194,7 +194,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
             return redirect("monitoring")
         except BvallError as exc:
             error = str(exc)
-    panel = derived.trial_monitoring_panel()
+    panel = monitoring.trial_monitoring_panel()
     for row in panel.rows:
         for e in record_crossings(row["plan"], row["evaluation"], request.user):
             messages.error(

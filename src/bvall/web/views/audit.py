@@ -38,14 +38,16 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
     """The latest audit rows the user may see, newest first, with field-level changes.
 
     ``filters["table"]`` is a cohort table, an access table (``profiles``, ``sites``,
-    ``api_tokens``) or empty (all); any other name is refused with the known ones.
+    ``api_tokens``), ``alerts`` (acknowledgements) or empty (all); any other name is refused
+    with the known ones.
     """
     table = filters.get("table") or ""
-    if table and table not in TABLES and table not in ACCESS_TABLES:
+    if table and table not in TABLES and table not in ACCESS_TABLES and table != ALERTS:
         raise InputError(
             f"Table {table!r} is not in the audit trail; tables: "
-            f"{', '.join([*TABLES, *ACCESS_TABLES])}."
+            f"{', '.join([*TABLES, *ACCESS_TABLES, ALERTS])}."
         )
+    wanted = table
     tables = [table] if table in TABLES else [] if table else list(TABLES)
     user_filter = filters.get("user")
     if user_filter == access.COMMAND_LINE.username:
@@ -68,6 +70,8 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
         found += [(table, h) for h in qs.order_by("-history_date", "-history_id")[:limit]]
     found.sort(key=lambda th: (th[1].history_date, th[1].history_id), reverse=True)
     out = []
+    if not wanted or wanted == ALERTS:  # every table, or only the alerts
+        out = alert_entries(user, filters, limit)
     for table, h in found[:limit]:
         cols = attnames(table)
         changes = []
@@ -109,6 +113,45 @@ def audit_entries(user: Any, filters: dict[str, Any], limit: int = PAGE) -> list
     return out[:limit]
 
 
+#: The audit log's name for alert acknowledgements (append-only table alert_acknowledgements).
+ALERTS = "alerts"
+
+
+def alert_entries(user: Any, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Acknowledgements of alerts the user may see, as audit entries (newest first)."""
+    from bvall.store.models import AlertAcknowledgement
+
+    qs = AlertAcknowledgement.objects.filter(
+        alert__patient_id__in=access.visible_patients(user).values("patient_id")
+    ).select_related("alert", "user")
+    if filters.get("patient"):
+        qs = qs.filter(alert__patient_id=filters["patient"])
+    if filters.get("user"):
+        qs = qs.filter(user__username=filters["user"])
+    if filters.get("since"):
+        qs = qs.filter(acknowledged__date__gte=filters["since"])
+    if filters.get("until"):
+        qs = qs.filter(acknowledged__date__lte=filters["until"])
+    if filters.get("record"):
+        qs = qs.filter(alert_id=filters["record"])
+    return [
+        {
+            "when": a.acknowledged,
+            "user": a.user.username,
+            "action": "acknowledged",
+            "table": ALERTS,
+            "record": a.alert_id,
+            "patient": a.alert.patient_id,
+            "reason": a.note,
+            "changes": [
+                {"field": "alert", "before": "open", "after": f"acknowledged: {a.alert.text}"}
+            ],
+            "version": None,
+        }
+        for a in qs.order_by("-acknowledged", "-pk")[:limit]
+    ]
+
+
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     access.require(request.user, "audit")
@@ -136,7 +179,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "entries": entries,
             "filters": filters,
             "users": list(users),
-            "tables": [*TABLES, *ACCESS_TABLES],
+            "tables": [*TABLES, *ACCESS_TABLES, ALERTS],
             "title": "Audit log",
             "limit": PAGE,
         },

@@ -12,7 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from bvall.criteria.alerts import ALERT_RULES
 from bvall.store import access
+from bvall.store.alerts import alert_row, visible_alerts
 from bvall.store.models import (
     AdverseEvent,
     FollowUpEvent,
@@ -20,8 +22,7 @@ from bvall.store.models import (
     MarrowAssessment,
     TreatmentCourse,
 )
-from bvall.web import bedside, derived
-from bvall.web.views import current_derivation_url
+from bvall.web import bedside
 
 _MRD = {
     "negative": "MRD−",
@@ -115,9 +116,11 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         {p.patient_id: p.arm for p in plist},
         today,
     )
-    state = derived.latest(ids, wait=request.GET.get("current") == "1")
-    alerts = derived.cohort_alerts(ids, state.derivations)
-    by_patient = {r["patient_id"]: r["alerts"] for r in alerts.rows}
+    # stored alerts (raised with the save of each value, open until acknowledged)
+    by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        for a in visible_alerts(request.user, state="open").filter(patient_id__in=ids):
+            by_patient[a.patient_id].append(alert_row(a))
     rows = [
         {
             "p": p,
@@ -135,9 +138,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "q": q,
         "today": today,
-        "alerts": alerts,
-        "derived_state": state,
-        "current_link": current_derivation_url(request),
+        "alert_rules": ALERT_RULES.values(),
         "sites": access.site_codes(request.user),
     }
     template = (

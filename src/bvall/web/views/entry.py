@@ -29,9 +29,9 @@ _TITLES = {t: t.replace("_", " ") for t in TABLES}
 
 
 def after_save(pid: str, anchor: str = "") -> str:
-    """The patient page shown to the user who has just saved: it waits for the derivation of
-    the data as saved (grades and alerts of the new values at once)."""
-    return reverse("patient", args=[pid]) + "?current=1" + anchor
+    """The patient page shown to the user who has just saved (every page derives the data as
+    they are, so it shows the grades and alerts of the new values)."""
+    return reverse("patient", args=[pid]) + anchor
 
 
 def _back(table: str, obj: Any) -> str:

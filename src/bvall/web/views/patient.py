@@ -1,4 +1,4 @@
-"""The patient page: observed data, lab charts, timeline, and the derived panels' slots."""
+"""The patient page: observed data, lab charts, timeline, open alerts and the derived panels."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from django.utils.safestring import mark_safe
 from bvall.cohort import TABLES, load_lab_tests
 from bvall.errors import UnknownUnitError
 from bvall.store import access
+from bvall.store.alerts import alert_row, visible_alerts
 from bvall.store.convert import attnames, count_rows
 from bvall.store.models import COHORT_MODELS
-from bvall.web import bedside, derived
+from bvall.web import bedside, derivations, panels
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
 from bvall.web.course_chart import (
     CourseData,
@@ -28,7 +29,7 @@ from bvall.web.course_chart import (
     episodes_from,
     render_course_chart,
 )
-from bvall.web.views import current_derivation_url, get_patient
+from bvall.web.views import get_patient
 from bvall.web.views.cohort import study_day
 
 #: Sections of the page in order: (table, title, open by default)
@@ -289,27 +290,41 @@ def _course_chart(
 
 @login_required
 def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
+    """The patient's data with what the engines derive from them, both of the same data: a save
+    that lands while the page is read makes it read both again
+    (:func:`bvall.web.derivations.read_consistent`)."""
     access.require(request.user, "view")
-    patient = get_patient(request, pid)
+    get_patient(request, pid)  # 404 before any work for a patient the user may not see
     can_edit = access.can(request.user, "edit")
     # rows of the open sections and of what the charts and timeline need; counts for the rest
     needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
     needed |= {"follow_up_events", "marrow_assessments"}
-    objs = {t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk")) for t in needed}
-    counts = count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"])
+
+    def read(_: derivations.Current) -> dict[str, Any]:
+        return {
+            "patient": get_patient(request, pid),
+            "objs": {
+                t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk"))
+                for t in needed
+            },
+            "counts": count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"]),
+            "alerts": [
+                alert_row(a) for a in visible_alerts(request.user, patient=pid, state="open")
+            ],
+        }
+
+    current, data = derivations.read_consistent([pid], read)
+    patient, objs, counts = data["patient"], data["objs"], data["counts"]
     d1 = first_induction_day(objs["treatment_courses"])
     today = timezone.localdate()
     add_url = reverse("new_record", args=[pid, "_table_"])
-    # the page after this user's own save (?current=1) waits for the derivation of the data as
-    # saved; any other view shows the latest one, marked when the data changed since
-    state = derived.latest([pid], wait=request.GET.get("current") == "1")
-    bands = derived.lab_grade_bands(pid, state.derivations)
+    d = current.derivations
+    bands = panels.lab_grade_bands(d)
     by_test: dict[str, list[tuple[int, float | None, float | None]]] = defaultdict(list)
     for b in bands.rows:
         by_test[b["test"]].append((b["grade"], b["low"], b["high"]))
     charts, pivot = _lab_panels(objs["labs"], d1, by_test)
-    d = state.derivations
-    panels = derived.patient_panels(pid, d)
+    shown = panels.patient_panels(pid, d)
     status, due = bedside.derive_status(
         objs["treatment_courses"],
         objs["follow_up_events"],
@@ -317,10 +332,10 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         patient.arm,
         d.deviations.plans,
     )
-    grades_panel = panels["grades_alerts"]
-    attention = bedside.list_attention(grades_panel.rows, d.crs, d.icans, d.tls)
+    grades_panel = shown["grades_alerts"]
+    attention = bedside.list_attention(grades_panel.rows, d.crs, d.icans, d.tls, data["alerts"])
     trend = bedside.summarise_counts(pivot["series"], d.grades)
-    course = _course_chart(objs, pivot["series"], by_test, panels, d, status.day)
+    course = _course_chart(objs, pivot["series"], by_test, shown, d, status.day)
     sections = []
     for t, title, is_open in SECTIONS:
         s = _section(t, title, is_open, objs.get(t, []), can_edit, pid)
@@ -341,9 +356,9 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "charts": charts,
         "pivot": pivot,
         "bands": bands,
-        "panels": panels,
-        "derived_state": state,
-        "current_link": current_derivation_url(request),
+        "panels": shown,
+        "alerts": data["alerts"],
+        "can_acknowledge": can_edit,
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
