@@ -12,6 +12,7 @@ settings (``bvall.web.settings``) and the CLI read these values; nothing else re
 | ``BVALL_ALLOWED_HOSTS`` | comma-separated host names the web app answers to      | ``127.0.0.1,localhost`` |
 | ``BVALL_SECURE_COOKIES`` | ``1`` marks session and CSRF cookies Secure (HTTPS only) | ``0``              |
 | ``BVALL_SESSION_HOURS`` | hours a web session lasts without logging in again       | ``12``                |
+| ``BVALL_PLAN_CACHE``  | folder of the criteria engine's compiled plans; ``off`` keeps them in memory only | ``$XDG_CACHE_HOME/bvall/plans`` (``~/.cache/bvall/plans``) |
 
 A command-line ``--database URL`` overrides ``BVALL_DATABASE_URL`` through
 :func:`load_settings` (``database_url=``) and :func:`activate`, so the web app and the store read
@@ -99,6 +100,18 @@ def load_settings(database_url: str | None = None) -> Settings:
         secure_cookies=_flag("BVALL_SECURE_COOKIES", False),
         session_hours=_hours("BVALL_SESSION_HOURS", 12),
     )
+
+
+def plan_cache_dir() -> Path | None:
+    """The folder of the criteria engine's compiled plans (``BVALL_PLAN_CACHE``), or None when
+    set to ``off`` (plans are then built once per process)."""
+    raw = os.environ.get("BVALL_PLAN_CACHE")
+    if raw is not None and raw.strip().lower() in {"off", "0", "no", "false", "none"}:
+        return None
+    if raw and raw.strip():
+        return Path(raw.strip()).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "bvall" / "plans"
 
 
 _active: Settings | None = None

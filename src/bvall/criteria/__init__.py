@@ -16,52 +16,82 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from bvall.cohort.model import Cohort
-from bvall.criteria.crs import derive_crs
-from bvall.criteria.eligibility import derive_eligibility
-from bvall.criteria.endpoints import ENDPOINT_COLUMNS, derive_endpoints
-from bvall.criteria.grades import derive_grades, derive_worst_grades
-from bvall.criteria.icans import derive_icans
-from bvall.criteria.response import derive_response
-from bvall.criteria.risk import derive_risk
+from bvall.criteria.plans import QUERIES, derive_planned, load_plans
 from bvall.criteria.settings import CriteriaSettings
-from bvall.criteria.tls import derive_tls
 from bvall.errors import UnknownNameError, suggest
 
-DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = {
-    "grades": derive_grades,
-    "worst_grades": derive_worst_grades,
-    "crs": derive_crs,
-    "icans": derive_icans,
-    "tls": derive_tls,
-    "response": derive_response,
-    "risk": derive_risk,
-    "endpoints": derive_endpoints,
-    "eligibility": derive_eligibility,
+if TYPE_CHECKING:
+    from bvall.criteria.crs import derive_crs
+    from bvall.criteria.eligibility import derive_eligibility
+    from bvall.criteria.endpoints import ENDPOINT_COLUMNS, derive_endpoints
+    from bvall.criteria.grades import derive_grades, derive_worst_grades
+    from bvall.criteria.icans import derive_icans
+    from bvall.criteria.response import derive_response
+    from bvall.criteria.risk import derive_risk
+    from bvall.criteria.tls import derive_tls
+
+#: Where each name below is defined. They are imported on first use: the modules build Ibis
+#: expressions, which deriving through a plan already built never needs (so a process that only
+#: runs plans does not import Ibis).
+_LAZY = {
+    "derive_grades": "bvall.criteria.grades",
+    "derive_worst_grades": "bvall.criteria.grades",
+    "derive_crs": "bvall.criteria.crs",
+    "derive_icans": "bvall.criteria.icans",
+    "derive_tls": "bvall.criteria.tls",
+    "derive_response": "bvall.criteria.response",
+    "derive_risk": "bvall.criteria.risk",
+    "derive_endpoints": "bvall.criteria.endpoints",
+    "derive_eligibility": "bvall.criteria.eligibility",
+    "ENDPOINT_COLUMNS": "bvall.criteria.endpoints",
 }
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "DERIVATIONS":
+        value: Any = {what: __getattr__(f"derive_{what}") for what in QUERIES}
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+#: The derivations by name (``derive_<name>``), each ``(cohort, settings) -> pa.Table``.
+DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]]
 
 
 def derive(cohort: Cohort, what: str, *, settings: CriteriaSettings | None = None) -> pa.Table:
     """Derive ``what`` (grades, worst_grades, crs, icans, tls, response, risk, endpoints,
     eligibility) for every patient of ``cohort``; a PyArrow table with ``rule_id``,
-    ``rule_version``, ``inputs`` and ``explanation`` on every row."""
-    if what not in DERIVATIONS:
+    ``rule_version``, ``inputs`` and ``explanation`` on every row.
+
+    Runs the derivation's plan (:mod:`bvall.criteria.plans`): built from the rules once per
+    settings, then loaded from memory or the plan cache folder; :func:`load_plans` loads them
+    ahead of the first call.
+    """
+    if what not in QUERIES:
         raise UnknownNameError(
-            f"Cannot derive {what!r}{suggest(what, list(DERIVATIONS))} "
-            f"Choose one of: {', '.join(DERIVATIONS)}."
+            f"Cannot derive {what!r}{suggest(what, list(QUERIES))} "
+            f"Choose one of: {', '.join(QUERIES)}."
         )
     settings = settings or CriteriaSettings()
     # A cohort is immutable, so a derivation of the same cohort object with the same settings is
-    # the same table: keep the last few (compiling the rules into SQL takes seconds).
+    # the same table: keep the last few.
     key = (id(cohort), what, settings)
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is cohort:
         _MEMO.move_to_end(key)
         return hit[1]
-    table = DERIVATIONS[what](cohort, settings)
+    table = derive_planned(cohort, what, settings)
     _MEMO[key] = (cohort, table)
     while len(_MEMO) > 32:
         _MEMO.popitem(last=False)
@@ -85,4 +115,5 @@ __all__ = [
     "derive_risk",
     "derive_tls",
     "derive_worst_grades",
+    "load_plans",
 ]

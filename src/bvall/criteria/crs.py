@@ -27,8 +27,8 @@ from bvall.criteria.expressions import (
     json_text,
     minutes_of,
     num_text,
-    workspace_for,
 )
+from bvall.criteria.plans import derive_planned
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
 
@@ -327,9 +327,11 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
     ).select(*CRS_COLUMNS)
 
 
+def crs_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_crs` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return crs_episodes(ws, settings).order_by(["patient_id", "episode"])
+
+
 def derive_crs(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """CRS episodes of every patient (ASTCT 2019), one row per episode, ordered by patient."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = crs_episodes(ws, settings).order_by(["patient_id", "episode"])
-    return ws.execute(expr)
+    return derive_planned(cohort, "crs", settings)

@@ -17,11 +17,11 @@ from bvall.criteria.expressions import (
     arg_max,
     constant_table,
     minutes_of,
-    workspace_for,
 )
 from bvall.criteria.grading import grade_lab_values
 from bvall.criteria.lab_criteria import load_lab_criteria
 from bvall.criteria.labs import prepare_labs
+from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 
@@ -96,7 +96,8 @@ def grade_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 
 def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     labs = cohort_labs(ws, settings)
-    censored = bool(ws.cohort["labs"].column("qualifier").null_count < ws.cohort["labs"].num_rows)
+    # Whether any lab value is censored (<0.1) is a plan feature: the plan records it.
+    censored = bool(ws.features["labs_qualified"])
     lab = grade_lab_values(labs, settings, medications=_medications(ws), censored=censored)
     lab = lab.select(
         "patient_id",
@@ -158,16 +159,18 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     return ibis.union(lab, *clinical)
 
 
+def grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
+
+
 def derive_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """Every lab value graded against its CTCAE v5.0 terms, and every febrile neutropenia and
     reported lung infection graded from observations; one row per value (or event) and term.
 
     ``grade`` is NULL when the value is not gradable; ``reason`` says why.
     """
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
-    return ws.execute(expr)
+    return derive_planned(cohort, "grades", settings)
 
 
 def _reported_terms() -> dict[str, str]:
@@ -289,10 +292,12 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     )
 
 
+def worst_grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_worst_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])
+
+
 def derive_worst_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """Worst grade per patient and term during induction (D1 to the day before the next course,
     at most ``induction_max_day``), derived from observations when they exist, else reported."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])
-    return ws.execute(expr)
+    return derive_planned(cohort, "worst_grades", settings)

@@ -24,8 +24,8 @@ from bvall.criteria.expressions import (
     json_text,
     minutes_of,
     num_text,
-    workspace_for,
 )
+from bvall.criteria.plans import derive_planned
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
 
@@ -178,8 +178,11 @@ def _icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     ).select(*ICANS_COLUMNS)
 
 
+def icans_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_icans` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return icans_episodes(ws, settings).order_by(["patient_id", "episode"])
+
+
 def derive_icans(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """ICANS episodes of every patient (ASTCT 2019, adults), one row per episode."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(icans_episodes(ws, settings).order_by(["patient_id", "episode"]))
+    return derive_planned(cohort, "icans", settings)

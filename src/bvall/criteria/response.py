@@ -20,10 +20,10 @@ from bvall.criteria.expressions import (
     arg_min,
     json_text,
     num_text,
-    workspace_for,
 )
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.labs import compare
+from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import RuleFile, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 
@@ -258,9 +258,11 @@ def _finish(
     )
 
 
+def response_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_response` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return response_expression(ws, settings).order_by(["patient_id", "day", "timepoint"])
+
+
 def derive_response(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """NCCN response and MRD status of every marrow assessment after diagnosis."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = response_expression(ws, settings).order_by(["patient_id", "day", "timepoint"])
-    return ws.execute(expr)
+    return derive_planned(cohort, "response", settings)

@@ -30,11 +30,11 @@ from bvall.criteria.expressions import (
     num_text,
     signif,
     signif_py,
-    workspace_for,
 )
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.lab_criteria import load_lab_criteria
 from bvall.criteria.labs import compare, with_albumin
+from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError, UnknownUnitError
@@ -415,8 +415,11 @@ def _finish(
     )
 
 
+def tls_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_tls` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return tls_expression(ws, settings).order_by("patient_id")
+
+
 def derive_tls(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """Laboratory and clinical TLS per patient (criteria set: ``settings.tls_criteria``)."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(tls_expression(ws, settings).order_by("patient_id"))
+    return derive_planned(cohort, "tls", settings)
