@@ -21,52 +21,48 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from bvall.cohort.model import Cohort
+from bvall.criteria.derivations import (
+    derive_crs,
+    derive_eligibility,
+    derive_endpoints,
+    derive_grades,
+    derive_icans,
+    derive_response,
+    derive_risk,
+    derive_tls,
+    derive_worst_grades,
+)
 from bvall.criteria.plans import QUERIES, derive_planned, load_plans
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import UnknownNameError, suggest
 
 if TYPE_CHECKING:
-    from bvall.criteria.crs import derive_crs
-    from bvall.criteria.eligibility import derive_eligibility
-    from bvall.criteria.endpoints import ENDPOINT_COLUMNS, derive_endpoints
-    from bvall.criteria.grades import derive_grades, derive_worst_grades
-    from bvall.criteria.icans import derive_icans
-    from bvall.criteria.response import derive_response
-    from bvall.criteria.risk import derive_risk
-    from bvall.criteria.tls import derive_tls
-
-#: Where each name below is defined. They are imported on first use: the modules build Ibis
-#: expressions, which deriving through a plan already built never needs (so a process that only
-#: runs plans does not import Ibis).
-_LAZY = {
-    "derive_grades": "bvall.criteria.grades",
-    "derive_worst_grades": "bvall.criteria.grades",
-    "derive_crs": "bvall.criteria.crs",
-    "derive_icans": "bvall.criteria.icans",
-    "derive_tls": "bvall.criteria.tls",
-    "derive_response": "bvall.criteria.response",
-    "derive_risk": "bvall.criteria.risk",
-    "derive_endpoints": "bvall.criteria.endpoints",
-    "derive_eligibility": "bvall.criteria.eligibility",
-    "ENDPOINT_COLUMNS": "bvall.criteria.endpoints",
-}
+    from bvall.criteria.endpoints import ENDPOINT_COLUMNS
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
+    # ENDPOINT_COLUMNS lives with the endpoint query, which imports Ibis: loaded on first use, so
+    # that a process deriving through plans already built never imports Ibis.
+    if name == "ENDPOINT_COLUMNS":
+        from bvall.criteria.endpoints import ENDPOINT_COLUMNS
 
-    if name == "DERIVATIONS":
-        value: Any = {what: __getattr__(f"derive_{what}") for what in QUERIES}
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+        globals()[name] = ENDPOINT_COLUMNS
+        return ENDPOINT_COLUMNS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-#: The derivations by name (``derive_<name>``), each ``(cohort, settings) -> pa.Table``.
-DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]]
+#: The derivations by name, each ``(cohort, settings) -> pa.Table``.
+DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = {
+    "grades": derive_grades,
+    "worst_grades": derive_worst_grades,
+    "crs": derive_crs,
+    "icans": derive_icans,
+    "tls": derive_tls,
+    "response": derive_response,
+    "risk": derive_risk,
+    "endpoints": derive_endpoints,
+    "eligibility": derive_eligibility,
+}
 
 
 def derive(cohort: Cohort, what: str, *, settings: CriteriaSettings | None = None) -> pa.Table:

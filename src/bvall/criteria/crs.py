@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.cohort.vocab import vocabulary
 from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
 from bvall.criteria.exposure import dose_days, effector_steps, treatment_during
@@ -28,7 +26,6 @@ from bvall.criteria.expressions import (
     minutes_of,
     num_text,
 )
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
 
@@ -330,8 +327,3 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
 def crs_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_crs` (planned once, see :mod:`bvall.criteria.plans`)."""
     return crs_episodes(ws, settings).order_by(["patient_id", "episode"])
-
-
-def derive_crs(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """CRS episodes of every patient (ASTCT 2019), one row per episode, ordered by patient."""
-    return derive_planned(cohort, "crs", settings)

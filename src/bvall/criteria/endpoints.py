@@ -19,9 +19,7 @@ from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.crs import crs_episodes
 from bvall.criteria.exposure import dose_days, induction_windows
 from bvall.criteria.expressions import Workspace, arg_max, json_text
@@ -29,7 +27,6 @@ from bvall.criteria.followup import follow_up
 from bvall.criteria.grades import cohort_labs, worst_grade_expression
 from bvall.criteria.icans import icans_episodes
 from bvall.criteria.plans import complete_terms as complete_terms  # re-exported
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.response import RANK, response_expression
 from bvall.criteria.rules import load_rule_file
 from bvall.criteria.settings import CriteriaSettings
@@ -454,9 +451,3 @@ ENDPOINT_COLUMNS: tuple[str, ...] = (
 def endpoints_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_endpoints` (planned once, see :mod:`bvall.criteria.plans`)."""
     return endpoints_expression(ws, settings).order_by("patient_id")
-
-
-def derive_endpoints(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Per-patient endpoints (columns :data:`ENDPOINT_COLUMNS`), derived from raw data where
-    they exist, else taken from reported values, else missing (see the module docstring)."""
-    return derive_planned(cohort, "endpoints", settings)

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.clinical import febrile_neutropenia, lung_infection, medication_days
 from bvall.criteria.exposure import induction_windows
 from bvall.criteria.expressions import (
@@ -21,7 +19,6 @@ from bvall.criteria.expressions import (
 from bvall.criteria.grading import grade_lab_values
 from bvall.criteria.lab_criteria import load_lab_criteria
 from bvall.criteria.labs import prepare_labs
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 
@@ -164,15 +161,6 @@ def grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     return grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
 
 
-def derive_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Every lab value graded against its CTCAE v5.0 terms, and every febrile neutropenia and
-    reported lung infection graded from observations; one row per value (or event) and term.
-
-    ``grade`` is NULL when the value is not gradable; ``reason`` says why.
-    """
-    return derive_planned(cohort, "grades", settings)
-
-
 def _reported_terms() -> dict[str, str]:
     """term_id -> the adverse_events term code that reports it."""
     lab = load_lab_criteria()
@@ -295,9 +283,3 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 def worst_grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_worst_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
     return worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])
-
-
-def derive_worst_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Worst grade per patient and term during induction (D1 to the day before the next course,
-    at most ``induction_max_day``), derived from observations when they exist, else reported."""
-    return derive_planned(cohort, "worst_grades", settings)

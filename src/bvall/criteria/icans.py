@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
 from bvall.criteria.exposure import dose_days, exposure_spans, treatment_during
 from bvall.criteria.expressions import (
@@ -25,7 +23,6 @@ from bvall.criteria.expressions import (
     minutes_of,
     num_text,
 )
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
 
@@ -181,8 +178,3 @@ def _icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 def icans_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_icans` (planned once, see :mod:`bvall.criteria.plans`)."""
     return icans_episodes(ws, settings).order_by(["patient_id", "episode"])
-
-
-def derive_icans(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """ICANS episodes of every patient (ASTCT 2019, adults), one row per episode."""
-    return derive_planned(cohort, "icans", settings)

@@ -453,19 +453,26 @@ _PREPARED_KEPT = 256
 
 
 def _execute(con: duckdb.DuckDBPyConnection, step: Step) -> pa.Table:
-    """Run a step's SQL as a prepared statement of this thread's connection (prepared on first
-    use; DuckDB binds it again itself when the tables it reads have been registered anew)."""
-    prepared: OrderedDict[str, str] = _LOCAL.prepared
-    name = prepared.get(step.digest)
-    if name is None:
-        name = f"bv_plan_{step.digest[:24]}"
-        con.execute(f"PREPARE {name} AS {step.sql}")
-        prepared[step.digest] = name
-        while len(prepared) > _PREPARED_KEPT:
-            con.execute(f"DEALLOCATE {prepared.popitem(last=False)[1]}")
+    """Run a step's SQL on this thread's connection: as it is the first time (a one-off process
+    pays no preparing), as a prepared statement from the second (DuckDB then skips parsing it
+    again; it binds it again itself when the tables it reads have been registered anew)."""
+    prepared: OrderedDict[str, str | None] = _LOCAL.prepared
+    if step.digest not in prepared:
+        prepared[step.digest] = None
+        sql = step.sql
     else:
+        name = prepared[step.digest]
+        if name is None:
+            name = f"bv_plan_{step.digest[:24]}"
+            con.execute(f"PREPARE {name} AS {step.sql}")
+            prepared[step.digest] = name
         prepared.move_to_end(step.digest)
-    return _typed(con.sql(f"EXECUTE {name}").to_arrow_table(), step)
+        sql = f"EXECUTE {name}"
+    while len(prepared) > _PREPARED_KEPT:
+        dropped = prepared.popitem(last=False)[1]
+        if dropped is not None:
+            con.execute(f"DEALLOCATE {dropped}")
+    return _typed(con.sql(sql).to_arrow_table(), step)
 
 
 def _typed(table: pa.Table, step: Step) -> pa.Table:

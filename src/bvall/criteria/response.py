@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.expressions import (
     Workspace,
     arg_max,
@@ -23,7 +21,6 @@ from bvall.criteria.expressions import (
 )
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.labs import compare
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import RuleFile, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 
@@ -261,8 +258,3 @@ def _finish(
 def response_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_response` (planned once, see :mod:`bvall.criteria.plans`)."""
     return response_expression(ws, settings).order_by(["patient_id", "day", "timepoint"])
-
-
-def derive_response(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """NCCN response and MRD status of every marrow assessment after diagnosis."""
-    return derive_planned(cohort, "response", settings)

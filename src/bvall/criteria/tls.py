@@ -18,9 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.cohort.units import lab_test
 from bvall.criteria.exposure import dose_days
 from bvall.criteria.expressions import (
@@ -34,7 +32,6 @@ from bvall.criteria.expressions import (
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.lab_criteria import load_lab_criteria
 from bvall.criteria.labs import compare, with_albumin
-from bvall.criteria.plans import derive_planned
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError, UnknownUnitError
@@ -418,8 +415,3 @@ def _finish(
 def tls_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_tls` (planned once, see :mod:`bvall.criteria.plans`)."""
     return tls_expression(ws, settings).order_by("patient_id")
-
-
-def derive_tls(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Laboratory and clinical TLS per patient (criteria set: ``settings.tls_criteria``)."""
-    return derive_planned(cohort, "tls", settings)
