@@ -209,7 +209,18 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
             )
         )
     allg = ibis.union(*parts)
-    order = allg.grade.fill_null(-1) * 100000 - allg.day
+    # The worst grade, then its first day; values tied on both (ALT and AST of one group on one
+    # day, two values of a day) are ordered by rule and text, so the row chosen never depends on
+    # the order the rows happen to arrive in.
+    order = ibis.struct(
+        {
+            "grade": allg.grade.fill_null(-1),
+            "day": -allg.day,
+            "rule_id": allg.rule_id,
+            "rule_version": allg.rule_version,
+            "explanation": allg.explanation,
+        }
+    )
     derived = allg.group_by(["patient_id", "term_id"]).aggregate(
         term=allg.term.first(),
         derived_grade=allg.grade.max(),
