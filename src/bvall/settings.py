@@ -15,6 +15,7 @@ settings (``bvall.web.settings``) and the CLI read these values; nothing else re
 | ``BVALL_IMPORT_MAX_MB`` | megabytes an import may upload, per file and per request | ``20``                |
 | ``BVALL_IMPORT_MAX_ROWS`` | data rows an import may hold (per table)               | ``50000``             |
 | ``BVALL_IMPORT_MAX_PROBLEMS`` | problems an import report lists (the rest are counted) | ``200``          |
+| ``BVALL_PLAN_CACHE``  | folder of the criteria engine's compiled plans; ``off`` keeps them in memory only | ``$XDG_CACHE_HOME/bvall/plans`` (``~/.cache/bvall/plans``) |
 
 A command-line ``--database URL`` overrides ``BVALL_DATABASE_URL`` through
 :func:`load_settings` (``database_url=``) and :func:`activate`, so the web app and the store read
@@ -118,6 +119,18 @@ def load_settings(database_url: str | None = None) -> Settings:
             "BVALL_IMPORT_MAX_PROBLEMS", 200, 1, 100_000, "a number of problems"
         ),
     )
+
+
+def plan_cache_dir() -> Path | None:
+    """The folder of the criteria engine's compiled plans (``BVALL_PLAN_CACHE``), or None when
+    set to ``off`` (plans are then built once per process)."""
+    raw = os.environ.get("BVALL_PLAN_CACHE")
+    if raw is not None and raw.strip().lower() in {"off", "0", "no", "false", "none"}:
+        return None
+    if raw and raw.strip():
+        return Path(raw.strip()).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "bvall" / "plans"
 
 
 _active: Settings | None = None

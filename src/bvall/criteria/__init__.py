@@ -16,21 +16,42 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from bvall.cohort.model import Cohort
-from bvall.criteria.crs import derive_crs
-from bvall.criteria.eligibility import derive_eligibility
-from bvall.criteria.endpoints import ENDPOINT_COLUMNS, derive_endpoints
-from bvall.criteria.grades import derive_grades, derive_worst_grades
-from bvall.criteria.icans import derive_icans
-from bvall.criteria.response import derive_response
-from bvall.criteria.risk import derive_risk
+from bvall.criteria.derivations import (
+    derive_crs,
+    derive_eligibility,
+    derive_endpoints,
+    derive_grades,
+    derive_icans,
+    derive_response,
+    derive_risk,
+    derive_tls,
+    derive_worst_grades,
+)
+from bvall.criteria.plans import QUERIES, derive_planned, load_plans
 from bvall.criteria.settings import CriteriaSettings
-from bvall.criteria.tls import derive_tls
 from bvall.errors import UnknownNameError, suggest
 
+if TYPE_CHECKING:
+    from bvall.criteria.endpoints import ENDPOINT_COLUMNS
+
+
+def __getattr__(name: str) -> Any:
+    # ENDPOINT_COLUMNS lives with the endpoint query, which imports Ibis: loaded on first use, so
+    # that a process deriving through plans already built never imports Ibis.
+    if name == "ENDPOINT_COLUMNS":
+        from bvall.criteria.endpoints import ENDPOINT_COLUMNS
+
+        globals()[name] = ENDPOINT_COLUMNS
+        return ENDPOINT_COLUMNS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: The derivations by name, each ``(cohort, settings) -> pa.Table``.
 DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = {
     "grades": derive_grades,
     "worst_grades": derive_worst_grades,
@@ -47,21 +68,26 @@ DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = 
 def derive(cohort: Cohort, what: str, *, settings: CriteriaSettings | None = None) -> pa.Table:
     """Derive ``what`` (grades, worst_grades, crs, icans, tls, response, risk, endpoints,
     eligibility) for every patient of ``cohort``; a PyArrow table with ``rule_id``,
-    ``rule_version``, ``inputs`` and ``explanation`` on every row."""
-    if what not in DERIVATIONS:
+    ``rule_version``, ``inputs`` and ``explanation`` on every row.
+
+    Runs the derivation's plan (:mod:`bvall.criteria.plans`): built from the rules once per
+    settings, then loaded from memory or the plan cache folder; :func:`load_plans` loads them
+    ahead of the first call.
+    """
+    if what not in QUERIES:
         raise UnknownNameError(
-            f"Cannot derive {what!r}{suggest(what, list(DERIVATIONS))} "
-            f"Choose one of: {', '.join(DERIVATIONS)}."
+            f"Cannot derive {what!r}{suggest(what, list(QUERIES))} "
+            f"Choose one of: {', '.join(QUERIES)}."
         )
     settings = settings or CriteriaSettings()
     # A cohort is immutable, so a derivation of the same cohort object with the same settings is
-    # the same table: keep the last few (compiling the rules into SQL takes seconds).
+    # the same table: keep the last few.
     key = (id(cohort), what, settings)
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is cohort:
         _MEMO.move_to_end(key)
         return hit[1]
-    table = DERIVATIONS[what](cohort, settings)
+    table = derive_planned(cohort, what, settings)
     _MEMO[key] = (cohort, table)
     while len(_MEMO) > 32:
         _MEMO.popitem(last=False)
@@ -85,4 +111,5 @@ __all__ = [
     "derive_risk",
     "derive_tls",
     "derive_worst_grades",
+    "load_plans",
 ]

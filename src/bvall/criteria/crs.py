@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.cohort.vocab import vocabulary
 from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
 from bvall.criteria.exposure import dose_days, effector_steps, treatment_during
@@ -27,7 +25,6 @@ from bvall.criteria.expressions import (
     json_text,
     minutes_of,
     num_text,
-    workspace_for,
 )
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
@@ -327,9 +324,6 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
     ).select(*CRS_COLUMNS)
 
 
-def derive_crs(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """CRS episodes of every patient (ASTCT 2019), one row per episode, ordered by patient."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = crs_episodes(ws, settings).order_by(["patient_id", "episode"])
-    return ws.execute(expr)
+def crs_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_crs` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return crs_episodes(ws, settings).order_by(["patient_id", "episode"])

@@ -13,10 +13,8 @@ from functools import cache
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
-from bvall.criteria.expressions import Workspace, arg_min, is_unknown, json_text, workspace_for
+from bvall.criteria.expressions import Workspace, arg_min, is_unknown, json_text
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError
@@ -193,8 +191,6 @@ def eligibility_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Tabl
     )
 
 
-def derive_eligibility(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """The seed paper's inclusion and exclusion criteria evaluated for every patient."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(eligibility_expression(ws, settings).order_by("patient_id"))
+def eligibility_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_eligibility` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return eligibility_expression(ws, settings).order_by("patient_id")

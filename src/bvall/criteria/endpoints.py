@@ -19,15 +19,14 @@ from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.crs import crs_episodes
 from bvall.criteria.exposure import dose_days, induction_windows
-from bvall.criteria.expressions import Workspace, arg_max, json_text, workspace_for
+from bvall.criteria.expressions import Workspace, arg_max, json_text
 from bvall.criteria.followup import follow_up
 from bvall.criteria.grades import cohort_labs, worst_grade_expression
 from bvall.criteria.icans import icans_episodes
+from bvall.criteria.plans import complete_terms as complete_terms  # re-exported
 from bvall.criteria.response import RANK, response_expression
 from bvall.criteria.rules import load_rule_file
 from bvall.criteria.settings import CriteriaSettings
@@ -43,20 +42,6 @@ AE_COLUMNS = {
     "febrile_neutropenia": "febrile_neutropenia",
     "lung_infection": "lung_infection",
 }
-
-
-def complete_terms(cohort: Cohort) -> set[str]:
-    """What the cohort declares completely reported (absence = none): AE terms of
-    ``adverse_events``, and ``"transfusions"`` when the transfusion records are complete."""
-    out: set[str] = set()
-    for entry in cohort.metadata.extra.get("complete_reporting", []) or []:
-        if not isinstance(entry, dict):
-            continue
-        if entry.get("table") == "adverse_events":
-            out.update(str(t) for t in entry.get("terms", []))
-        elif entry.get("table") == "transfusions":
-            out.add("transfusions")
-    return out
 
 
 def _reported(ws: Workspace) -> ir.Table:
@@ -235,7 +220,7 @@ def endpoints_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         joined = p.left_join(renamed, p.patient_id == renamed._k).drop("_k")
         # Materialized step by step: the expression, and its compile time, stay flat.
         p = ws.cached(f"endpoints_{n}", _const(joined))
-    return _finish(p, complete_terms(ws.cohort), settings)
+    return _finish(p, set(ws.features["complete"]), settings)
 
 
 def _const(t: ir.Table) -> Callable[[], ir.Table]:
@@ -463,9 +448,6 @@ ENDPOINT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def derive_endpoints(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Per-patient endpoints (columns :data:`ENDPOINT_COLUMNS`), derived from raw data where
-    they exist, else taken from reported values, else missing (see the module docstring)."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(endpoints_expression(ws, settings).order_by("patient_id"))
+def endpoints_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_endpoints` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return endpoints_expression(ws, settings).order_by("patient_id")

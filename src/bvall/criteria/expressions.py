@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -111,59 +110,20 @@ def study_day(t: ir.Table, day: str = "study_day", date: str = "date") -> ir.Int
     return t[day].cast("int64").fill_null(from_date)
 
 
-# --- compiled SQL, reused ---------------------------------------------------------------------
+# --- workspaces --------------------------------------------------------------------------------
 #
-# Compiling a derivation's Ibis expression to SQL costs seconds (the rules become CASE cascades
-# of several thousand nodes), while running it on one patient's data takes milliseconds. The
-# expression depends on the rules, the settings and the tables' schemas, never on their data:
-# every cohort table and every intermediate enters it as an in-memory table with a fixed name
-# (``bv_cohort_labs``, ``bv_step_grades``), and the constant tables (unit factors, term codes) as
-# one table per content. So the SQL of an expression is kept, keyed by the expression with its
-# in-memory tables replaced by their names and schemas, and the next cohort (a patient page,
-# a report, a test) runs it without compiling. Ibis has no such cache; the backend's own
-# ``compile`` is wrapped, so execution, type mapping and table registration stay Ibis's.
-
-_SQL_CACHE: OrderedDict[ops.Node, str] = OrderedDict()
-_SQL_CACHE_SIZE = 512
-_SQL_LOCK = threading.Lock()
-
-
-def _cache_key(op: ops.Node) -> ops.Node:
-    tables = {t: ops.UnboundTable(name=t.name, schema=t.schema) for t in op.find(ops.InMemoryTable)}
-    return op.replace(tables) if tables else op
-
-
-class _CompileOnceDuckDB(DuckDBBackend):  # type: ignore[misc]  # Ibis ships no stubs for it
-    """DuckDB through Ibis, compiling each distinct expression once per process."""
-
-    def compile(
-        self,
-        expr: ir.Expr,
-        /,
-        *,
-        limit: int | None = None,
-        params: Mapping[ir.Expr, Any] | None = None,
-        pretty: bool = False,
-    ) -> str:
-        if limit is not None or params or pretty:
-            return str(super().compile(expr, limit=limit, params=params, pretty=pretty))
-        key = _cache_key(expr.op())
-        with _SQL_LOCK:
-            sql = _SQL_CACHE.get(key)
-            if sql is not None:
-                _SQL_CACHE.move_to_end(key)
-                return sql
-        sql = str(super().compile(expr))
-        with _SQL_LOCK:
-            _SQL_CACHE[key] = sql
-            while len(_SQL_CACHE) > _SQL_CACHE_SIZE:
-                _SQL_CACHE.popitem(last=False)
-        return sql
+# Every cohort table and every intermediate enters a derivation's expressions as an in-memory
+# table with a fixed name (``bv_cohort_labs``, ``bv_step_grades``), and the constant tables (unit
+# factors, term codes) as one table per content (``bv_const_<hash>``). So the expressions depend
+# on the rules, the settings and the schemas, never on the rows: a :class:`PlanningWorkspace`
+# compiles them once into a plan (:mod:`bvall.criteria.plans`) that any cohort reuses, and a
+# :class:`Workspace` executes them directly on one cohort (the reference the plans are checked
+# against).
 
 
 def connect() -> Any:
-    """An in-process DuckDB connection (through Ibis) that reuses compiled SQL."""
-    return _CompileOnceDuckDB().connect()
+    """An in-process DuckDB connection through Ibis."""
+    return DuckDBBackend().connect()
 
 
 def named_memtable(data: pa.Table, name: str) -> ir.Table:
@@ -173,20 +133,21 @@ def named_memtable(data: pa.Table, name: str) -> ir.Table:
 
 
 _CONSTANTS: dict[str, ir.Table] = {}
+_CONSTANTS_LOCK = threading.Lock()
 
 
 def constant_table(columns: Mapping[str, Sequence[Any]] | pa.Table) -> ir.Table:
     """A small constant table (unit factors, term codes) as one in-memory table per content.
 
     The same content gives the same table object, with a name derived from the content, so that
-    expressions using it are equal from one derivation to the next (see :func:`connect`).
+    plans carry each constant table once under a name that cannot clash.
     """
     data = columns if isinstance(columns, pa.Table) else pa.table(dict(columns))
     text = json.dumps(
         {"schema": str(data.schema), "columns": data.to_pydict()}, sort_keys=True, default=str
     )
     name = "bv_const_" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    with _SQL_LOCK:
+    with _CONSTANTS_LOCK:
         table = _CONSTANTS.get(name)
         if table is None:
             table = named_memtable(data, name)
@@ -195,39 +156,50 @@ def constant_table(columns: Mapping[str, Sequence[Any]] | pa.Table) -> ir.Table:
 
 
 class Workspace:
-    """An in-process DuckDB connection holding one cohort's tables as Ibis tables.
+    """One cohort's tables as Ibis tables, with its intermediates executed on in-process DuckDB.
 
     ``Workspace(cohort).table("labs")`` is the cohort's labs table; :meth:`d1` gives each
-    patient's D1 date (the induction course's start) for turning dates into study days.
+    patient's D1 date (the induction course's start) for turning dates into study days;
+    :attr:`features` are the facts about the cohort its expressions may depend on
+    (:func:`bvall.criteria.plans.plan_features`) - and nothing else of the cohort's data may
+    shape an expression.
     """
 
-    def __init__(self, cohort: Cohort, con: Any | None = None) -> None:
+    def __init__(self, cohort: Cohort | None, con: Any | None = None) -> None:
+        from bvall.criteria.plans import plan_features
+
         self.cohort = cohort
         self.con = con if con is not None else connect()
+        self.features: Mapping[str, Any] = plan_features(cohort) if cohort is not None else {}
         self._tables: dict[str, ir.Table] = {}
         self._cached: dict[str, ir.Table] = {}
 
     def cached(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
-        """``build()`` computed once (an Arrow table in this workspace) and reused.
+        """``build()`` computed once (an Arrow table named ``bv_step_<key>``) and reused.
 
         Later expressions refer to the table instead of repeating its whole expression: this keeps
         the SQL of a derivation that reuses an intermediate (prepared labs, grades, responses)
         small and each intermediate computed once.
         """
         if key not in self._cached:
+            name = f"bv_step_{_identifier(key)}"
             # Materialized as Arrow and registered back (zero-copy scan): Ibis' create_table
             # reads the new table's schema through a DuckDB call that DuckDB 2 deprecates.
-            self._cached[key] = named_memtable(
-                self.con.to_pyarrow(build()), f"bv_step_{_identifier(key)}"
-            )
+            self._cached[key] = named_memtable(self._materialise(name, build()), name)
         return self._cached[key]
+
+    def _materialise(self, name: str, expr: ir.Table) -> pa.Table:
+        table: pa.Table = self.con.to_pyarrow(expr)
+        return table
+
+    def _cohort_table(self, name: str) -> pa.Table:
+        assert self.cohort is not None
+        arrow = self.cohort[name]
+        return TABLES[name].arrow_schema.empty_table() if arrow.num_rows == 0 else arrow
 
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
-            arrow = self.cohort[name]
-            if arrow.num_rows == 0:
-                arrow = TABLES[name].arrow_schema.empty_table()
-            self._tables[name] = named_memtable(arrow, f"bv_cohort_{name}")
+            self._tables[name] = named_memtable(self._cohort_table(name), f"bv_cohort_{name}")
         return self._tables[name]
 
     def d1(self) -> ir.Table:
@@ -246,32 +218,68 @@ class Workspace:
         return joined.mutate(day=study_day(joined, day, date))
 
     def execute(self, expr: ir.Table) -> pa.Table:
-        return self.con.to_pyarrow(expr)
+        table: pa.Table = self.con.to_pyarrow(expr)
+        return table
+
+
+class PlanningWorkspace(Workspace):
+    """A workspace on empty tables that compiles each step to SQL instead of executing it.
+
+    Running a derivation's query on it records the derivation's plan: :attr:`steps` (SQL, the
+    tables it reads, the table it materialises and its Arrow schema), the constant tables and
+    the cohort tables read. ``features`` stand for the cohort's (see :class:`Workspace`).
+    """
+
+    def __init__(self, features: Mapping[str, Any], backend: str = "duckdb") -> None:
+        if backend != "duckdb":
+            raise ValueError(f"no Ibis compiler for plans on backend {backend!r}")
+        super().__init__(None, connect())
+        self.features = dict(features)
+        self.steps: list[Any] = []
+        self.constants: dict[str, pa.Table] = {}
+        self.cohort_tables: list[str] = []
+        self.failed_step: str | None = None
+
+    def _cohort_table(self, name: str) -> pa.Table:
+        self.cohort_tables.append(name)
+        return TABLES[name].arrow_schema.empty_table()
+
+    def cached(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
+        try:
+            return super().cached(key, build)
+        except Exception:
+            self.failed_step = self.failed_step or key  # the innermost step that failed
+            raise
+
+    def _record(self, name: str | None, expr: ir.Table) -> pa.Table:
+        from bvall.criteria.plans import Step
+
+        op = expr.op()
+        inputs = sorted({t.name for t in op.find(ops.InMemoryTable)})
+        for t in op.find(ops.InMemoryTable):
+            if t.name.startswith("bv_const_"):
+                self.constants[t.name] = t.data.to_pyarrow(t.schema)
+        schema = expr.schema()
+        arrow = schema.to_pyarrow()
+        self.steps.append(
+            Step(
+                name=name,
+                sql=str(self.con.compile(expr)),
+                inputs=tuple(inputs),
+                schema=arrow,
+                null_columns=tuple(n for n, t in schema.items() if t.is_null()),
+            )
+        )
+        return arrow.empty_table()
+
+    def _materialise(self, name: str, expr: ir.Table) -> pa.Table:
+        return self._record(name, expr)
+
+    def execute(self, expr: ir.Table) -> pa.Table:
+        return self._record(None, expr)
 
 
 def _identifier(key: str) -> str:
     if not key.replace("_", "").isalnum():
         raise ValueError(f"workspace step key {key!r} must be letters, digits and '_'")
     return key
-
-
-_WORKSPACES: OrderedDict[tuple[int, Any], tuple[Cohort, Workspace]] = OrderedDict()
-
-
-def workspace_for(cohort: Cohort, settings: Any) -> Workspace:
-    """The workspace of a cohort under given settings, reused across derivations.
-
-    A cohort never changes after it is built, so the intermediate tables of one derivation
-    (prepared labs, grades, episodes, responses) serve the next: ``derive(c, "crs")`` after
-    ``derive(c, "endpoints")`` costs nothing. The last few workspaces are kept.
-    """
-    key = (id(cohort), settings)
-    hit = _WORKSPACES.get(key)
-    if hit is not None and hit[0] is cohort:
-        _WORKSPACES.move_to_end(key)
-        return hit[1]
-    ws = Workspace(cohort)
-    _WORKSPACES[key] = (cohort, ws)
-    while len(_WORKSPACES) > 8:
-        _WORKSPACES.popitem(last=False)
-    return ws

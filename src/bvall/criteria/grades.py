@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.clinical import febrile_neutropenia, lung_infection, medication_days
 from bvall.criteria.exposure import induction_windows
 from bvall.criteria.expressions import (
@@ -17,7 +15,6 @@ from bvall.criteria.expressions import (
     arg_max,
     constant_table,
     minutes_of,
-    workspace_for,
 )
 from bvall.criteria.grading import grade_lab_values
 from bvall.criteria.lab_criteria import load_lab_criteria
@@ -97,7 +94,8 @@ def grade_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 
 def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     labs = cohort_labs(ws, settings)
-    censored = bool(ws.cohort["labs"].column("qualifier").null_count < ws.cohort["labs"].num_rows)
+    # Whether any lab value is censored (<0.1) is a plan feature: the plan records it.
+    censored = bool(ws.features["labs_qualified"])
     lab = grade_lab_values(labs, settings, medications=_medications(ws), censored=censored)
     lab = lab.select(
         "patient_id",
@@ -161,19 +159,9 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     return ibis.union(lab, *clinical)
 
 
-def derive_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Every lab value graded against its CTCAE v5.0 terms, and every febrile neutropenia and
-    reported lung infection graded from observations; one row per value (or event) and term.
-
-    ``grade`` is the grade the evaluable criteria make certain, NULL when the value is not
-    gradable (``reason`` says why); ``grade_max`` the highest grade still possible when some
-    criteria could not be evaluated (a missing baseline), else equal to ``grade``. Tables count
-    the certain grade.
-    """
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
-    return ws.execute(expr)
+def grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
 
 
 def _reported_terms() -> dict[str, str]:
@@ -224,7 +212,18 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
             )
         )
     allg = ibis.union(*parts)
-    order = allg.grade.fill_null(-1) * 100000 - allg.day
+    # The worst grade, then its first day; values tied on both (ALT and AST of one group on one
+    # day, two values of a day) are ordered by rule and text, so the row chosen never depends on
+    # the order the rows happen to arrive in.
+    order = ibis.struct(
+        {
+            "grade": allg.grade.fill_null(-1),
+            "day": -allg.day,
+            "rule_id": allg.rule_id,
+            "rule_version": allg.rule_version,
+            "explanation": allg.explanation,
+        }
+    )
     derived = allg.group_by(["patient_id", "term_id"]).aggregate(
         term=allg.term.first(),
         derived_grade=allg.grade.max(),
@@ -295,10 +294,6 @@ def _worst(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     )
 
 
-def derive_worst_grades(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Worst grade per patient and term during induction (D1 to the day before the next course,
-    at most ``induction_max_day``), derived from observations when they exist, else reported."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])
-    return ws.execute(expr)
+def worst_grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_worst_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return worst_grade_expression(ws, settings).order_by(["patient_id", "term_id"])

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
 from bvall.criteria.exposure import dose_days, exposure_spans, treatment_during
 from bvall.criteria.expressions import (
@@ -24,7 +22,6 @@ from bvall.criteria.expressions import (
     json_text,
     minutes_of,
     num_text,
-    workspace_for,
 )
 from bvall.criteria.settings import CriteriaSettings
 from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
@@ -178,8 +175,6 @@ def _icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     ).select(*ICANS_COLUMNS)
 
 
-def derive_icans(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """ICANS episodes of every patient (ASTCT 2019, adults), one row per episode."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(icans_episodes(ws, settings).order_by(["patient_id", "episode"]))
+def icans_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_icans` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return icans_episodes(ws, settings).order_by(["patient_id", "episode"])

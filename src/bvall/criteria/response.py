@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.criteria.expressions import (
     Workspace,
     arg_max,
     arg_min,
     json_text,
     num_text,
-    workspace_for,
 )
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.labs import compare
@@ -258,9 +255,6 @@ def _finish(
     )
 
 
-def derive_response(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """NCCN response and MRD status of every marrow assessment after diagnosis."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    expr = response_expression(ws, settings).order_by(["patient_id", "day", "timepoint"])
-    return ws.execute(expr)
+def response_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_response` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return response_expression(ws, settings).order_by(["patient_id", "day", "timepoint"])

@@ -14,11 +14,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.cohort.vocab import vocabulary
-from bvall.criteria.expressions import Workspace, constant_table, json_text, workspace_for
+from bvall.criteria.expressions import Workspace, constant_table, json_text
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file, parse_when
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError
@@ -176,8 +174,6 @@ def risk_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     )
 
 
-def derive_risk(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """NCCN B-ALL cytogenetic/molecular risk group of every patient."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(risk_expression(ws, settings).order_by("patient_id"))
+def risk_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_risk` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return risk_expression(ws, settings).order_by("patient_id")

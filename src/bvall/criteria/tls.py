@@ -18,9 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from bvall.cohort.model import Cohort
 from bvall.cohort.units import lab_test
 from bvall.criteria.exposure import dose_days
 from bvall.criteria.expressions import (
@@ -30,7 +28,6 @@ from bvall.criteria.expressions import (
     num_text,
     signif,
     signif_py,
-    workspace_for,
 )
 from bvall.criteria.grades import cohort_labs
 from bvall.criteria.lab_criteria import load_lab_criteria
@@ -415,8 +412,6 @@ def _finish(
     )
 
 
-def derive_tls(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
-    """Laboratory and clinical TLS per patient (criteria set: ``settings.tls_criteria``)."""
-    settings = settings or CriteriaSettings()
-    ws = workspace_for(cohort, settings)
-    return ws.execute(tls_expression(ws, settings).order_by("patient_id"))
+def tls_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    """The query of :func:`derive_tls` (planned once, see :mod:`bvall.criteria.plans`)."""
+    return tls_expression(ws, settings).order_by("patient_id")

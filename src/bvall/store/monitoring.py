@@ -259,14 +259,16 @@ def design_needs(design: Design) -> tuple[str, ...]:
 def _window_ends(cohort: Any, spec: MonitoringSpec) -> dict[str, int]:
     """Each patient's last study day of the toxicity window."""
     from bvall.criteria.exposure import induction_windows
-    from bvall.criteria.expressions import workspace_for
+    from bvall.criteria.expressions import Workspace
     from bvall.criteria.settings import CriteriaSettings
 
     pids = cohort["patients"].column("patient_id").to_pylist()
     if spec.toxicity_window_day is not None:
         return dict.fromkeys(pids, spec.toxicity_window_day)
     settings = CriteriaSettings()
-    ws = workspace_for(cohort, settings)
+    # one small query, built here (not a planned derivation): the window rule stays the
+    # criteria engine's (exposure.induction_windows), used once per monitoring evaluation
+    ws = Workspace(cohort)
     win = ws.execute(induction_windows(ws, settings.induction_max_day)).to_pylist()
     return {r["w_patient"]: r["w_end"] for r in win}
 

@@ -1,0 +1,583 @@
+"""Derivation plans: the SQL of a derivation, built once from the rules, run on any cohort.
+
+A derivation's Ibis expressions depend on the rule files, the settings and the tables' schemas,
+never on the cohort's rows. So :func:`plan_derivation` builds them once, on empty tables, and
+records what a run needs: the SQL of each step for one backend, the tables each step reads
+(``bv_cohort_<table>`` from the cohort, ``bv_step_<key>`` materialised by an earlier step,
+``bv_const_<hash>`` constant tables carried in the plan), the name it materialises and the Arrow
+schema of its result. :func:`run_plan` then only registers Arrow tables and executes SQL: nothing
+on the run path imports or builds Ibis expressions.
+
+Plans are kept in memory and in a cache folder (:func:`bvall.settings.plan_cache_dir`), keyed by a
+hash of the rule files and criteria code, the settings, the bvall version, the backend and the
+:func:`plan_features` of the cohort. Those features are the only facts about a cohort that change
+its SQL (whether any lab value carries a ``<``/``>`` qualifier; what the cohort declares completely
+reported); a plan records them, so a cohort with other features gets its own plan.
+
+>>> from bvall.cohort import load_cohort
+>>> plan = load_plan("crs", plan_features(load_cohort("example")))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import threading
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+import bvall
+from bvall.cohort.model import Cohort
+from bvall.cohort.schema import TABLES
+from bvall.criteria.settings import CriteriaSettings
+from bvall.errors import BvallError
+
+#: Backends a plan can be built for (the backend is part of a plan's key).
+BACKENDS = ("duckdb",)
+
+#: The query of each derivation: ``module:function`` taking ``(workspace, settings)`` and returning
+#: the final Ibis table. Named as text so that running a plan never imports Ibis.
+QUERIES: dict[str, str] = {
+    "grades": "bvall.criteria.grades:grades_query",
+    "worst_grades": "bvall.criteria.grades:worst_grades_query",
+    "crs": "bvall.criteria.crs:crs_query",
+    "icans": "bvall.criteria.icans:icans_query",
+    "tls": "bvall.criteria.tls:tls_query",
+    "response": "bvall.criteria.response:response_query",
+    "risk": "bvall.criteria.risk:risk_query",
+    "endpoints": "bvall.criteria.endpoints:endpoints_query",
+    "eligibility": "bvall.criteria.eligibility:eligibility_query",
+}
+
+#: Bumped when the plan file layout changes.
+_FORMAT = 1
+
+
+class PlanError(BvallError):
+    """A derivation that cannot be planned for a backend (names the derivation and the query)."""
+
+
+# --- what of a cohort changes its SQL ---------------------------------------------------------
+
+
+def complete_terms(cohort: Cohort) -> set[str]:
+    """What the cohort declares completely reported (absence = none): AE terms of
+    ``adverse_events``, and ``"transfusions"`` when the transfusion records are complete."""
+    out: set[str] = set()
+    for entry in cohort.metadata.extra.get("complete_reporting", []) or []:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("table") == "adverse_events":
+            out.update(str(t) for t in entry.get("terms", []))
+        elif entry.get("table") == "transfusions":
+            out.add("transfusions")
+    return out
+
+
+def plan_features(cohort: Cohort) -> dict[str, Any]:
+    """The facts about ``cohort`` its plans depend on (cheap: no row is read).
+
+    * ``labs_qualified``: some lab value carries a qualifier (``<0.1``); without one the grading
+      leaves out the censored-bound logic, which keeps registry-scale grading fast.
+    * ``complete``: the terms the cohort declares completely reported (see :func:`complete_terms`).
+    """
+    labs = cohort["labs"]
+    return {
+        "labs_qualified": bool(labs.column("qualifier").null_count < labs.num_rows),
+        "complete": sorted(complete_terms(cohort)),
+    }
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One SQL statement of a plan: it reads ``inputs`` and gives a table named ``name`` (a
+    ``bv_step_*`` table later steps read), or the derivation's result when ``name`` is None."""
+
+    name: str | None
+    sql: str
+    inputs: tuple[str, ...]
+    schema: pa.Schema
+    #: Columns whose Ibis type is NULL: DuckDB gives them a type, the result has none (as Ibis).
+    null_columns: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps of one derivation for one backend, settings and set of cohort features."""
+
+    what: str
+    backend: str
+    key: str
+    features: Mapping[str, Any]
+    steps: tuple[Step, ...]
+    #: ``bv_const_*`` tables the steps read, with their data.
+    constants: Mapping[str, pa.Table]
+    #: Cohort tables read (``labs`` for ``bv_cohort_labs``) and the schema the plan was built on.
+    cohort_tables: Mapping[str, pa.Schema]
+
+    @property
+    def lineages(self) -> tuple[str, ...]:
+        """Per step, a hash of its SQL and of the steps it reads, recursively: two plans' steps
+        with one lineage compute one table from one cohort (a step's SQL alone names the tables
+        it reads, not what they hold)."""
+        cached: tuple[str, ...] | None = self.__dict__.get("_lineages")
+        if cached is None:
+            of: dict[str, str] = {}
+            out = []
+            for step in self.steps:
+                digest = hashlib.sha256(step.sql.encode())
+                for name in step.inputs:
+                    digest.update(f"|{name}={of.get(name, '')}".encode())
+                lineage = digest.hexdigest()
+                if step.name is not None:
+                    of[step.name] = lineage
+                out.append(lineage)
+            cached = tuple(out)
+            object.__setattr__(self, "_lineages", cached)
+        return cached
+
+    def describe(self) -> str:
+        """The plan as text: each step's name, inputs and SQL."""
+        lines = [f"-- plan {self.what} ({self.backend}) {self.key}"]
+        for step in self.steps:
+            lines.append(f"-- {step.name or 'result'} <- {', '.join(step.inputs)}")
+            lines.append(step.sql.rstrip(";") + ";")
+        return "\n".join(lines)
+
+
+def plan_key(
+    what: str, settings: CriteriaSettings, features: Mapping[str, Any], backend: str
+) -> str:
+    """Hash of everything a plan is built from: rule files and criteria code, settings, cohort
+    features, bvall version, backend."""
+    text = json.dumps(
+        {
+            "format": _FORMAT,
+            "what": what,
+            "backend": backend,
+            "version": bvall.__version__,
+            "sources": _sources_digest(),
+            "settings": dataclasses.asdict(settings),
+            "features": dict(features),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+_SOURCES: list[str] = []
+
+
+def _sources_digest() -> str:
+    """Hash of the rule files, the criteria code and the cohort schema (what the SQL is made of)."""
+    if not _SOURCES:
+        root = Path(__file__).parent
+        digest = hashlib.sha256()
+        files = sorted(root.glob("*.py")) + sorted((root / "data").glob("*"))
+        files.append(root.parent / "cohort" / "schema.py")
+        for path in files:
+            if path.is_file():
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+        _SOURCES.append(digest.hexdigest())
+    return _SOURCES[0]
+
+
+def query_for(what: str) -> Callable[..., Any]:
+    """The query function of a derivation (imports its module, and with it Ibis)."""
+    module, _, name = QUERIES[what].partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+_BUILD_LOCK = threading.RLock()
+
+
+def plan_derivation(
+    what: str,
+    settings: CriteriaSettings,
+    features: Mapping[str, Any],
+    backend: str = "duckdb",
+) -> Plan:
+    """Build the plan of ``what`` with Ibis (seconds): the derivation's query run on a
+    :class:`~bvall.criteria.expressions.PlanningWorkspace`, which compiles each step instead of
+    executing it."""
+    if backend not in BACKENDS:
+        raise PlanError(f"No backend {backend!r} for plans; choose one of: {', '.join(BACKENDS)}.")
+    from bvall.criteria.expressions import PlanningWorkspace
+
+    query = query_for(what)
+    with _BUILD_LOCK:
+        ws = PlanningWorkspace(features, backend)
+        try:
+            ws.execute(query(ws, settings))
+        except Exception as exc:
+            raise PlanError(
+                f"Cannot plan derivation {what!r} for backend {backend!r}: "
+                f"{query.__module__}.{query.__qualname__} failed"
+                f"{f' at step {ws.failed_step!r}' if ws.failed_step else ''}"
+                f"{_where(exc)}: {exc}"
+            ) from exc
+    return Plan(
+        what=what,
+        backend=backend,
+        key=plan_key(what, settings, features, backend),
+        features=dict(features),
+        steps=tuple(ws.steps),
+        constants=dict(ws.constants),
+        cohort_tables={n: TABLES[n].arrow_schema for n in ws.cohort_tables},
+    )
+
+
+def _where(exc: BaseException) -> str:
+    """`` in <function> (<file>:<line>)``: the innermost frame of the criteria engine."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}criteria{os.sep}" in f.filename and not f.filename.endswith("plans.py")
+    ]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" in {f.name} ({Path(f.filename).name}:{f.lineno})"
+
+
+# --- the cache: memory, then the cache folder -------------------------------------------------
+
+_PLANS: dict[str, Plan] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def load_plan(
+    what: str,
+    features: Mapping[str, Any],
+    settings: CriteriaSettings | None = None,
+    backend: str = "duckdb",
+    cache_dir: Path | bool | None = True,
+) -> Plan:
+    """The plan of ``what``: from memory, else the cache folder, else built (and saved).
+
+    ``cache_dir`` is the folder (``True``: :func:`bvall.settings.plan_cache_dir`; ``None`` or
+    ``False``: no folder).
+    """
+    settings = settings or CriteriaSettings()
+    key = plan_key(what, settings, features, backend)
+    plan = _PLANS.get(key)
+    if plan is not None:
+        return plan
+    with _BUILD_LOCK:  # one build per key, even when threads ask at once
+        plan = _PLANS.get(key)
+        if plan is not None:
+            return plan
+        folder = _cache_folder(cache_dir)
+        path = folder / f"{what}-{backend}-{key}.plan" if folder is not None else None
+        if path is not None:
+            plan = _read_plan(path, key)
+        if plan is None:
+            plan = plan_derivation(what, settings, features, backend)
+            if path is not None:
+                _write_plan(path, plan)
+        with _PLANS_LOCK:
+            _PLANS[key] = plan
+        return plan
+
+
+def load_plans(
+    cohort: Cohort | None = None,
+    *,
+    settings: CriteriaSettings | None = None,
+    what: Iterable[str] | None = None,
+    backend: str = "duckdb",
+) -> list[Plan]:
+    """Load (or build and save) the plans of every derivation, so that the first derivation of a
+    process runs at once: for ``cohort``'s features, or else for a cohort declaring nothing
+    complete, with and without qualified lab values."""
+    names = list(what) if what is not None else list(QUERIES)
+    unknown = [n for n in names if n not in QUERIES]
+    if unknown:
+        raise PlanError(f"No derivation {unknown[0]!r}; choose from: {', '.join(QUERIES)}.")
+    variants: Sequence[Mapping[str, Any]]
+    if cohort is not None:
+        variants = [plan_features(cohort)]
+    else:
+        variants = [{"labs_qualified": q, "complete": []} for q in (False, True)]
+    return [load_plan(n, f, settings, backend) for f in variants for n in names]
+
+
+def _cache_folder(cache_dir: Path | bool | None) -> Path | None:
+    if cache_dir is True:
+        from bvall.settings import plan_cache_dir
+
+        return plan_cache_dir()
+    if cache_dir is None or cache_dir is False:
+        return None
+    return Path(cache_dir)
+
+
+def _arrow_bytes(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
+
+
+def _arrow_table(text: str) -> pa.Table:
+    return pa.ipc.open_stream(base64.b64decode(text)).read_all()
+
+
+def _schema_bytes(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def _schema(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+def plan_to_json(plan: Plan) -> str:
+    """The plan as JSON text (Arrow schemas and constant tables as base64 Arrow IPC)."""
+    return json.dumps(
+        {
+            "format": _FORMAT,
+            "what": plan.what,
+            "backend": plan.backend,
+            "key": plan.key,
+            "features": plan.features,
+            "steps": [
+                {
+                    "name": s.name,
+                    "sql": s.sql,
+                    "inputs": list(s.inputs),
+                    "schema": _schema_bytes(s.schema),
+                    "null_columns": list(s.null_columns),
+                }
+                for s in plan.steps
+            ],
+            "constants": {n: _arrow_bytes(t) for n, t in plan.constants.items()},
+            "cohort_tables": {n: _schema_bytes(s) for n, s in plan.cohort_tables.items()},
+        },
+        indent=1,
+    )
+
+
+def plan_from_json(text: str) -> Plan:
+    raw = json.loads(text)
+    if raw.get("format") != _FORMAT:
+        raise ValueError(f"plan format {raw.get('format')!r}, expected {_FORMAT}")
+    return Plan(
+        what=raw["what"],
+        backend=raw["backend"],
+        key=raw["key"],
+        features=raw["features"],
+        steps=tuple(
+            Step(
+                name=s["name"],
+                sql=s["sql"],
+                inputs=tuple(s["inputs"]),
+                schema=_schema(s["schema"]),
+                null_columns=tuple(s["null_columns"]),
+            )
+            for s in raw["steps"]
+        ),
+        constants={n: _arrow_table(t) for n, t in raw["constants"].items()},
+        cohort_tables={n: _schema(s) for n, s in raw["cohort_tables"].items()},
+    )
+
+
+def _read_plan(path: Path, key: str) -> Plan | None:
+    """A saved plan, or None when absent or unreadable (then it is rebuilt and saved again)."""
+    try:
+        plan = plan_from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
+    return plan if plan.key == key else None
+
+
+def _write_plan(path: Path, plan: Plan) -> None:
+    """Save a plan atomically (a temporary file renamed into place), so that concurrent writers
+    and readers only ever see whole files. A folder that cannot be written is not an error: the
+    plan is then kept in memory only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(plan_to_json(plan))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+# --- running a plan ---------------------------------------------------------------------------
+
+_LOCAL = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's in-process DuckDB connection, set up as Ibis sets up its own."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "con", None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        con.execute("SET timezone = 'UTC'")
+        con.execute("SET python_enable_replacements = false")
+        _LOCAL.con = con
+        _LOCAL.constants = set()
+        _LOCAL.prepared = OrderedDict()
+    return con
+
+
+#: Prepared statements kept per connection (DuckDB then skips parsing a step's SQL again).
+_PREPARED_KEPT = 256
+
+
+def _execute(con: duckdb.DuckDBPyConnection, step: Step) -> pa.Table:
+    """Run a step's SQL on this thread's connection: as it is the first time (a one-off process
+    pays no preparing), as a prepared statement from the second (DuckDB then skips parsing it
+    again; it binds it again itself when the tables it reads have been registered anew)."""
+    prepared: OrderedDict[str, str | None] = _LOCAL.prepared
+    if step.digest not in prepared:
+        prepared[step.digest] = None
+        sql = step.sql
+    else:
+        name = prepared[step.digest]
+        if name is None:
+            name = f"bv_plan_{step.digest[:24]}"
+            con.execute(f"PREPARE {name} AS {step.sql}")
+            prepared[step.digest] = name
+        prepared.move_to_end(step.digest)
+        sql = f"EXECUTE {name}"
+    while len(prepared) > _PREPARED_KEPT:
+        dropped = prepared.popitem(last=False)[1]
+        if dropped is not None:
+            con.execute(f"DEALLOCATE {dropped}")
+    return _typed(con.sql(sql).to_arrow_table(), step)
+
+
+def _typed(table: pa.Table, step: Step) -> pa.Table:
+    """DuckDB's result with the types Ibis gives it (as ``PyArrowData.convert_table``)."""
+    if table.schema == step.schema:
+        return table
+    arrays = []
+    for field in step.schema:
+        column = table[field.name]
+        if field.name in step.null_columns:
+            arrays.append(pa.nulls(len(column)))
+        elif column.type != field.type:
+            arrays.append(column.cast(field.type))
+        else:
+            arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=step.schema)
+
+
+def _cohort_table(cohort: Cohort, name: str, schema: pa.Schema) -> pa.Table:
+    """The cohort's table as the plan expects it (an empty one with the schema's types)."""
+    table = cohort[name]
+    if table.num_rows == 0:
+        return schema.empty_table()
+    if table.schema != schema:
+        # A validated cohort's tables have the schema types already; cast any other.
+        table = table.select(schema.names).cast(schema)
+    return table
+
+
+#: Intermediate tables of recent cohorts (step name and lineage -> Arrow), so the derivations
+#: of one cohort share them as they did in one workspace; only the last few cohorts are kept.
+_STEPS: OrderedDict[int, tuple[Cohort, dict[tuple[str, str], pa.Table]]] = OrderedDict()
+_STEPS_KEPT = 4
+_STEPS_LOCK = threading.Lock()
+
+
+def _steps_of(cohort: Cohort) -> dict[tuple[str, str], pa.Table]:
+    with _STEPS_LOCK:
+        hit = _STEPS.get(id(cohort))
+        if hit is not None and hit[0] is cohort:
+            _STEPS.move_to_end(id(cohort))
+            return hit[1]
+        steps: dict[tuple[str, str], pa.Table] = {}
+        _STEPS[id(cohort)] = (cohort, steps)
+        while len(_STEPS) > _STEPS_KEPT:
+            _STEPS.popitem(last=False)
+        return steps
+
+
+def run_plan(plan: Plan, cohort: Cohort) -> pa.Table:
+    """Run ``plan`` on ``cohort``: register its tables, execute each step's SQL, return the
+    result (no Ibis)."""
+    if plan.backend != "duckdb":
+        raise PlanError(f"Cannot run a {plan.backend!r} plan in process; only 'duckdb'.")
+    con = _connection()
+    known: set[str] = _LOCAL.constants
+    for name, data in plan.constants.items():
+        if name not in known:  # named by content: registered once per connection
+            con.register(name, data)
+            known.add(name)
+    done = _steps_of(cohort)
+    registered: list[str] = []
+    try:
+        for name, schema in plan.cohort_tables.items():
+            table_name = f"bv_cohort_{name}"
+            con.register(table_name, _cohort_table(cohort, name, schema))
+            registered.append(table_name)
+        result = None
+        for step, lineage in zip(plan.steps, plan.lineages, strict=True):
+            memo = (step.name, lineage) if step.name is not None else None
+            result = done.get(memo) if memo is not None else None
+            if result is None:
+                result = _execute(con, step)
+                if memo is not None:
+                    done[memo] = result
+            if step.name is not None:
+                con.register(step.name, result)
+                registered.append(step.name)
+        if result is None:
+            raise PlanError(f"plan {plan.what!r} has no steps")
+        return result
+    finally:
+        for name in registered:
+            con.unregister(name)
+
+
+def derive_planned(
+    cohort: Cohort, what: str, settings: CriteriaSettings | None = None, backend: str = "duckdb"
+) -> pa.Table:
+    """``what`` derived for ``cohort`` through its plan (loaded or built once)."""
+    if what not in QUERIES:
+        raise PlanError(f"No derivation {what!r}; choose from: {', '.join(QUERIES)}.")
+    plan = load_plan(what, plan_features(cohort), settings, backend)
+    return run_plan(plan, cohort)
+
+
+def derive_unplanned(
+    cohort: Cohort, what: str, settings: CriteriaSettings | None = None, ws: Any | None = None
+) -> pa.Table:
+    """``what`` derived the direct way: Ibis expressions built and executed on ``cohort`` (the
+    reference the plans are checked against; seconds). ``ws`` shares a
+    :class:`~bvall.criteria.expressions.Workspace` between derivations of one cohort."""
+    from bvall.criteria.expressions import Workspace
+
+    settings = settings or CriteriaSettings()
+    ws = ws if ws is not None else Workspace(cohort)
+    table: pa.Table = ws.execute(query_for(what)(ws, settings))
+    return table

@@ -1,0 +1,294 @@
+"""Derivation plans (``bvall.criteria.plans``): built once from the rules, run on any cohort.
+
+The plan path (SQL replayed on registered Arrow tables) must give exactly what building the Ibis
+expressions and executing them directly gives, for every derivation, on the example and published
+cohorts, on single patients and on a sample of the benchmark registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import bvall.criteria as criteria
+from bvall.cohort import Cohort, load_cohort
+from bvall.criteria import CriteriaSettings, plans
+from bvall.criteria.expressions import Workspace
+from bvall.criteria.plans import (
+    QUERIES,
+    PlanError,
+    derive_planned,
+    derive_unplanned,
+    load_plan,
+    plan_features,
+    plan_from_json,
+    plan_to_json,
+)
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    keys = [
+        (name, "ascending")
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if not pa.types.is_nested(column.type)
+    ]
+    return table.sort_by(keys) if keys and table.num_rows else table
+
+
+def _assert_same(planned: pa.Table, fresh: pa.Table, what: str) -> None:
+    assert planned.schema == fresh.schema, what
+    assert planned.num_rows == fresh.num_rows, what
+    a, b = _sorted(planned), _sorted(fresh)
+    for name in a.column_names:
+        assert a[name].equals(b[name]), f"{what}: column {name} differs"
+
+
+def _registry_sample(n: int = 12) -> Cohort:
+    """Patients of ``benchmarks/registry.py`` (its labs, seed 20240301) as a cohort with an
+    induction course starting on D1."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from registry import chunk_table
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    labs = chunk_table(0, n, np.random.default_rng(20240301))
+    labs = pa.table(
+        {
+            "patient_id": labs["patient_id"].cast(pa.string()),
+            "test": labs["test"].cast(pa.string()),
+            "value": labs["value"],
+            "unit": labs["unit"].cast(pa.string()),
+            "ref_low": labs["ref_low"],
+            "ref_high": labs["ref_high"],
+            "study_day": labs["day"],
+        }
+    )
+    ids = pc.unique(labs["patient_id"]).to_pylist()
+    d1 = dt.date(2024, 1, 10)
+    patients = pa.table(
+        {
+            "patient_id": ids,
+            "sex": ["F" if i % 2 else "M" for i in range(len(ids))],
+            "age_years": [40 + i for i in range(len(ids))],
+            "diagnosis": ["b_all_ph_negative"] * len(ids),
+            "arm": ["concurrent"] * len(ids),
+        }
+    )
+    courses = pa.table(
+        {
+            "patient_id": ids,
+            "course_id": ["IND"] * len(ids),
+            "course_type": ["induction"] * len(ids),
+            "regimen": ["bv-concurrent"] * len(ids),
+            "course_number": [1] * len(ids),
+            "start_date": [d1] * len(ids),
+        }
+    )
+    return Cohort.from_tables(
+        {"patients": patients, "treatment_courses": courses, "labs": labs},
+        {"name": "registry-sample"},
+    )
+
+
+def _check_all(cohort: Cohort, settings: CriteriaSettings | None = None) -> None:
+    ws = Workspace(cohort)
+    for what in criteria.DERIVATIONS:
+        fresh = derive_unplanned(cohort, what, settings, ws=ws)
+        _assert_same(derive_planned(cohort, what, settings), fresh, f"{cohort.name}/{what}")
+
+
+def test_derivations_are_the_planned_queries() -> None:
+    assert list(criteria.DERIVATIONS) == list(QUERIES)
+
+
+@pytest.mark.parametrize("name", ["example", "published"])
+def test_planned_equals_fresh_on_bundled_cohorts(name: str) -> None:
+    _check_all(load_cohort(name))
+
+
+def test_planned_equals_fresh_on_single_patients() -> None:
+    example = load_cohort("example")
+    # P05 has the grade 3 CRS, P08 febrile neutropenia.
+    for patient in ("P05", "P08"):
+        _check_all(example.subset([patient]))
+
+
+def test_planned_equals_fresh_on_a_registry_sample() -> None:
+    sample = _registry_sample()
+    assert sample["labs"].num_rows == 12 * 60 * 10
+    _check_all(sample)
+
+
+def test_planned_equals_fresh_under_other_settings() -> None:
+    """Intermediates of one cohort are shared between derivations only when they are the same
+    computation: after the default settings, other settings must not reuse their labs."""
+    example = load_cohort("example").subset(["P02", "P09"])
+    for what in QUERIES:
+        derive_planned(example, what)
+    other = CriteriaSettings(baseline_last_day=3, missing_baseline="admiral")
+    _check_all(example, other)
+
+
+def test_a_qualified_lab_value_gets_its_own_plan() -> None:
+    """Whether a cohort has censored lab values (``<0.1``) changes the grading SQL: the plan
+    records the fact and another cohort gets another plan, which still equals a fresh build."""
+    example = load_cohort("example").subset(["P04"])
+    labs = example["labs"]
+    qualifier = pa.array(["<"] + [None] * (labs.num_rows - 1), pa.string())
+    tables = {n: example[n] for n in example.table_names}
+    tables["labs"] = labs.set_column(
+        labs.schema.get_field_index("qualifier"), "qualifier", qualifier
+    )
+    censored = Cohort(tables, example.metadata)
+    assert plan_features(censored)["labs_qualified"] is True
+    assert plan_features(example)["labs_qualified"] is False
+    a = load_plan("grades", plan_features(censored))
+    b = load_plan("grades", plan_features(example))
+    assert a.key != b.key
+    assert a.features["labs_qualified"] is True
+    fresh = derive_unplanned(censored, "grades")
+    _assert_same(derive_planned(censored, "grades"), fresh, "grades with a qualifier")
+
+
+def test_plan_records_its_inputs_and_steps() -> None:
+    plan = load_plan("endpoints", plan_features(load_cohort("example")))
+    names = [s.name for s in plan.steps]
+    assert names[-1] is None
+    assert "bv_step_grades" in names
+    made: set[str] = set()
+    for step in plan.steps:
+        for table in step.inputs:
+            assert (
+                table in made
+                or table in plan.constants
+                or table.removeprefix("bv_cohort_") in plan.cohort_tables
+            ), table
+        if step.name is not None:
+            made.add(step.name)
+    assert "labs" in plan.cohort_tables
+    assert plan.constants
+    assert "bv_step_grades <- " in plan.describe()
+
+
+def test_plan_survives_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    features = plan_features(load_cohort("example"))
+    plan = load_plan("crs", features)
+    again = plan_from_json(plan_to_json(plan))
+    assert again == plan
+    # Saved in the cache folder and loaded from it by a process that never built it.
+    monkeypatch.setattr(plans, "_PLANS", {})
+    saved = load_plan("crs", features, cache_dir=tmp_path)
+    assert saved == plan
+    assert len(list(tmp_path.glob("crs-duckdb-*.plan"))) == 1
+    monkeypatch.setattr(plans, "_PLANS", {})
+
+    def no_build(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the plan was built again")
+
+    monkeypatch.setattr(plans, "plan_derivation", no_build)
+    assert load_plan("crs", features, cache_dir=tmp_path) == plan
+    # A damaged file is rebuilt rather than trusted.
+    path = next(tmp_path.glob("crs-duckdb-*.plan"))
+    path.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(plans, "_PLANS", {})
+    with pytest.raises(AssertionError, match="built again"):
+        load_plan("crs", features, cache_dir=tmp_path)
+
+
+def test_plan_key_follows_settings_and_features() -> None:
+    features = {"labs_qualified": False, "complete": []}
+    default = plans.plan_key("grades", CriteriaSettings(), features, "duckdb")
+    assert default == plans.plan_key("grades", CriteriaSettings(), dict(features), "duckdb")
+    assert default != plans.plan_key(
+        "grades", CriteriaSettings(baseline_last_day=2), features, "duckdb"
+    )
+    assert default != plans.plan_key(
+        "grades", CriteriaSettings(), {**features, "complete": ["ICANS"]}, "duckdb"
+    )
+    assert default != plans.plan_key("worst_grades", CriteriaSettings(), features, "duckdb")
+
+
+def test_a_query_that_cannot_be_planned_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bvall.criteria.grades as grades
+
+    def unsupported(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("no such operation on this backend")
+
+    # The lab grading fails inside the worst-grades query: the error names the derivation, the
+    # query, the step being built and the function that failed.
+    monkeypatch.setattr(grades, "grade_lab_values", unsupported)
+    features = {"labs_qualified": False, "complete": []}
+    with pytest.raises(
+        PlanError,
+        match=r"'worst_grades'.*'duckdb'.*worst_grades_query failed at step 'grades' "
+        r"in _grades \(grades.py:\d+\): no such operation",
+    ):
+        plans.plan_derivation("worst_grades", CriteriaSettings(), features)
+    with pytest.raises(PlanError, match="spark"):
+        plans.plan_derivation("risk", CriteriaSettings(), {}, backend="spark")
+
+
+def test_threads_derive_their_own_cohorts() -> None:
+    example = load_cohort("example")
+    cohorts = [example.subset([p]) for p in ("P01", "P05", "P10")]
+    expected = [derive_planned(c, "tls") for c in cohorts]
+    again = [example.subset([p]) for p in ("P01", "P05", "P10")]
+    got: dict[int, pa.Table] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            got[i] = derive_planned(again[i], "tls")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for i in range(3):
+        assert got[i].equals(expected[i])
+
+
+def test_a_process_with_saved_plans_never_imports_ibis(tmp_path: Path) -> None:
+    """The run path registers Arrow tables and executes SQL; Ibis is only for building plans."""
+    env = {**os.environ, "BVALL_PLAN_CACHE": str(tmp_path)}
+    code = (
+        "import sys\n"
+        "from bvall.cohort import load_cohort\n"
+        "from bvall.criteria import derive, load_plans\n"
+        "c = load_cohort('example').subset(['P05'])\n"
+        "{warm}"
+        "t = derive(c, 'endpoints')\n"
+        "print(t.num_rows, 'ibis' in sys.modules)\n"
+    )
+    warm = subprocess.run(
+        [sys.executable, "-c", code.format(warm="load_plans(c)\n")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert warm.stdout.split() == ["1", "True"]
+    cold = subprocess.run(
+        [sys.executable, "-c", code.format(warm="")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert cold.stdout.split() == ["1", "False"]
