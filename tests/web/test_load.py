@@ -22,6 +22,8 @@ def _run(home: Path, database: str) -> None:
     assert len(result.latencies["page"]) > 5
     assert len(result.acks) > 0
     assert load.verify_writes(database, result.acks) == []
+    # no page showed derived grades older than the lab values beside it
+    assert result.stale == 0
 
 
 def test_short_load_on_sqlite(tmp_path: Path) -> None:
