@@ -116,3 +116,14 @@ def test_a_page_right_after_a_save_through_the_api_shows_the_new_grade_and_alert
         assert "deriver" not in srv.log.read_text()
     finally:
         srv.stop()
+
+
+def test_the_load_scripts_stale_check_reads_the_patient_page_marks() -> None:
+    """load.py's check on a page whose grades panel stops at D12 while the lab table shows D14."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from load import page_is_stale
+
+    table = '<th class="num">D12</th><th class="num">D14</th>'
+    assert page_is_stale(table + "<td>latest Neutrophil count decreased (D12 06:00)</td>")
+    assert not page_is_stale(table + "<td>latest Neutrophil count decreased (D14)</td>")
+    assert page_is_stale("<p>no marks</p>") is None

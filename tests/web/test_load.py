@@ -15,13 +15,16 @@ def _run(home: Path, database: str) -> None:
     load = load_benchmark("load")
     server = load.LiveServer(home, database).start()
     try:
-        result = load.run_load(server, clients=4, seconds=3)
+        # every other request a save: writes start at once, whatever the speed of the machine
+        result = load.run_load(server, clients=4, seconds=3, write_every=2)
     finally:
         server.stop()
     assert result.errors == []
-    assert len(result.latencies["page"]) > 5
+    assert result.latencies["page"]  # pages were served (how many is for the benchmark)
     assert len(result.acks) > 0
     assert load.verify_writes(database, result.acks) == []
+    # no page showed derived grades older than the lab values beside it
+    assert result.stale == 0
 
 
 def test_short_load_on_sqlite(tmp_path: Path) -> None:

@@ -232,6 +232,9 @@ CACHE_PATIENTS = 512
 _PATIENTS: OrderedDict[str, tuple[tuple[Any, ...], Derivations]] = OrderedDict()
 #: One derivation at a time in a worker (the engines' connection and compiled plans are shared).
 _DERIVE_LOCK = threading.Lock()
+#: patient -> data token, asked for by requests waiting for the derivation lock
+_WANTED: dict[str, tuple[Any, ...]] = {}
+_WANTED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -244,26 +247,39 @@ class Current:
 
 def current_derivations(patient_ids: list[str]) -> Current:
     """The derivations of ``patient_ids`` for their data as they are now: the patients whose
-    data token changed since this worker last derived them are derived again (all at once)."""
+    data token changed since this worker last derived them are derived again.
+
+    Requests that need a derivation while another is running leave their patients in a queue;
+    the next derivation takes every patient queued (one engine run for all: its cost hardly
+    depends on the number of patients), so many first views at once do not queue one by one."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return Current(no_patients(), {})
     tokens = patient_tokens(ids)
     known = [pid for pid in ids if pid in tokens]
-    today = dt.date.today()  # plan days fall due with the calendar: the day is part of the key
+    # plan days fall due with the calendar: the day is part of the cache key
+    today = dt.date.today()
+    keys = {pid: (*tokens[pid], today) for pid in known}
+    with _WANTED_LOCK:
+        for pid in known:
+            if _cached(pid, keys[pid]) is None:
+                _WANTED[pid] = keys[pid]
     with _DERIVE_LOCK:
-        stale = [pid for pid in known if _cached(pid, (*tokens[pid], today)) is None]
-        if stale:
+        with _WANTED_LOCK:
+            batch = {p: k for p, k in _WANTED.items() if _cached(p, k) is None and k[-1] == today}
+            _WANTED.clear()
+        batch.update({p: keys[p] for p in known if _cached(p, keys[p]) is None})
+        if batch:
             t0 = time.perf_counter()
+            stale = sorted(batch)
             whole = derive_all(cohort_of(stale), today)
             for pid in stale:
-                key = (*tokens[pid], today)
-                _PATIENTS[pid] = (key, whole.only([pid]) if len(stale) > 1 else whole)
+                _PATIENTS[pid] = (batch[pid], whole.only([pid]) if len(stale) > 1 else whole)
                 _PATIENTS.move_to_end(pid)
-            while len(_PATIENTS) > CACHE_PATIENTS:
-                _PATIENTS.popitem(last=False)
             _log.info("derived %s in %.3f s", ", ".join(stale), time.perf_counter() - t0)
         parts = [_PATIENTS[pid][1] for pid in known]
+        while len(_PATIENTS) > CACHE_PATIENTS:
+            _PATIENTS.popitem(last=False)
     if not parts:
         return Current(no_patients(), tokens)
     return Current(parts[0] if len(parts) == 1 else combine(parts), tokens)

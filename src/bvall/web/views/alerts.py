@@ -15,9 +15,9 @@ from bvall.store.alerts import acknowledge_alert
 
 @login_required
 @require_POST
-def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        ack = acknowledge_alert(request.user, alert_id, request.POST.get("note", ""))
+        ack = acknowledge_alert(request.user, pk, request.POST.get("note", ""))
     except InputError as exc:
         if str(exc).startswith("No alert"):
             raise Http404(str(exc)) from exc
