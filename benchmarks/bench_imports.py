@@ -98,7 +98,6 @@ def main() -> None:
     server = livestack.LiveServer(home, f"sqlite:///{home / 'bench.db'}", workers=1, threads=1)
     server.start(timeout=600)
     try:
-        server.wait_until_warm()
         token = server.token()
         assert server.proc is not None
         (worker,) = _workers(server.proc.pid)

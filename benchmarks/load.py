@@ -212,7 +212,8 @@ def _client_loop(
         i += 1
         pid = patients[i % len(patients)]
         try:
-            if write_every and i % write_every == 0:
+            # the first request of each client is a save, then every write_every-th
+            if write_every and (i - n - 1) % write_every == 0:
                 day = _next_day()
                 values = [
                     round(0.1 + (day % 50) / 10, 2),

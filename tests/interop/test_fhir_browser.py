@@ -39,7 +39,6 @@ def test_a_posted_bundle_is_graded_and_alerted_on_the_patient_page(server: Any) 
     from playwright.sync_api import sync_playwright
 
     token = server.token("admin")
-    server.wait_until_warm()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

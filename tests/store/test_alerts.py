@@ -114,7 +114,7 @@ def test_loading_the_example_cohort_raises_its_alerts_lab_and_clinical(db: Any) 
     from bvall.store.models import Alert
 
     example = load_cohort("example")
-    load_cohort_into_database(example, reason="test load")
+    load_cohort_into_database(example, reason="test load", create_sites=True)
     grades = derive(example, "grades").to_pylist()
     expected = sum(
         len(classify_lab_alerts([g for g in grades if g["patient_id"] == pid]))

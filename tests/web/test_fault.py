@@ -75,7 +75,8 @@ def _run(home: Path, database: str) -> None:
     live = load_benchmark("livestack")
     server = live.LiveServer(home, database).start()
     token = server.token()
-    days = itertools.count(1000)
+    # study days after the example data (D67 at most) and before today for every writer
+    days = itertools.count(200)
     acked: list[tuple[str, int, list[int]]] = []
     failures: list[str] = []
     stop = threading.Event()
@@ -100,11 +101,11 @@ def _run(home: Path, database: str) -> None:
         assert restarted.admin_password is None  # not a first start: nothing re-created
         labs = live.query(
             database,
-            "SELECT id, patient_id, study_day, test, value FROM labs WHERE study_day >= 1000",
+            "SELECT id, patient_id, study_day, test, value FROM labs WHERE study_day >= 200",
         )
         hist = live.query(
             database,
-            "SELECT id, history_type, patient_id, study_day, test, value, history_change_reason FROM labs_history WHERE study_day >= 1000",
+            "SELECT id, history_type, patient_id, study_day, test, value, history_change_reason FROM labs_history WHERE study_day >= 200",
         )
         # no half-written day: each (patient, day) has all three values or none
         per_day = Counter((p, d) for _, p, d, _, _ in labs)

@@ -104,8 +104,10 @@ def test_a_page_right_after_a_save_through_the_api_shows_the_new_grade_and_alert
                 assert status == 200
                 # CTCAE v5.0 neutrophil count decreased: grade 3 < 1.0, grade 4 < 0.5 x10^9/L
                 assert re.search(
-                    rf"latest Neutrophil count decreased \(D{day}\)</td>\s*<td><b>grade {grade}<",
+                    rf"latest Neutrophil count decreased \(D{day}\)(?:(?!</tr>).)*"
+                    rf'<td class="value"><b>grade {grade}<',
                     page,
+                    re.S,
                 ), page[:2000]
                 assert (
                     f"Neutrophil count decreased grade {grade} (D{day}: {value:g} 10^9/L)" in page

@@ -132,10 +132,11 @@ def import_(
     from bvall.errors import ValidationFailed
     from bvall.interop.fhir import load_patient_matching
     from bvall.interop.fhir.feed import import_bundle
+    from bvall.store.access import COMMAND_LINE
 
     outcome = import_bundle(
         _read(bundle),
-        user=None,
+        user=COMMAND_LINE,
         today=_today(today),
         commit=commit,
         matching=load_patient_matching(config) if config else None,

@@ -281,6 +281,23 @@ def import_rows(
         write_lock()  # no other writer between these checks and the write
         scope, to_create = _access_problems(actor, raw, files, problems, create_sites)
         if problems:
+            # every other problem too, so the file is corrected once: the rows are checked
+            # against the stored data of the actor's patients only, and a row already refused
+            # for access is not reported twice
+            refused = {(p.table, p.row) for p in problems}
+            check = write_checked_rows(
+                raw,
+                patient_ids=scope,
+                files=files,
+                history_user=access.history_user(actor),
+                reason=reason,
+                commit=False,
+                metadata=None,
+                max_problems=None,
+            )
+            for p in check.problems:
+                if (p.table, p.row) not in refused:
+                    problems.append(p)
             return ImportReport.refused(problems)
 
         def make_sites() -> None:

@@ -38,8 +38,9 @@ def load_site_matching() -> PatientMatching:
 
 
 def writable_patients(user: Any) -> dict[str, str | None]:
-    """Patient id → site of the patients ``user`` may write (every patient for ``None``)."""
-    if user is not None:
+    """Patient id → site of the patients ``user`` may write (every patient for ``None`` or the
+    command line, :data:`~bvall.store.access.COMMAND_LINE`)."""
+    if user is not None and not access.is_command_line(user):
         access.require(user, "import")
         qs = access.visible_patients(user)
     else:
