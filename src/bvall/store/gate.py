@@ -280,22 +280,26 @@ def import_rows(
     with transaction.atomic():
         write_lock()  # no other writer between these checks and the write
         scope, to_create = _access_problems(actor, raw, files, problems, create_sites)
-        if problems:
-            # every other problem too, so the file is corrected once: the rows are checked
-            # against the stored data of the actor's patients only, and a row already refused
-            # for access is not reported twice
-            refused = {(p.table, p.row) for p in problems}
-            check = write_checked_rows(
+
+        def check(commit: bool, limit: int | None, before: Any = None) -> ImportReport:
+            return write_checked_rows(
                 raw,
                 patient_ids=scope,
                 files=files,
                 history_user=access.history_user(actor),
                 reason=reason,
-                commit=False,
-                metadata=None,
-                max_problems=None,
+                commit=commit,
+                metadata=metadata,
+                max_problems=limit,
+                before_insert=before,
             )
-            for p in check.problems:
+
+        if problems:
+            # every other problem too, so the file is corrected once: the rows are checked
+            # against the stored data of the actor's patients only, and a row already refused
+            # for access is not reported twice
+            refused = {(p.table, p.row) for p in problems}
+            for p in check(False, None).problems:
                 if (p.table, p.row) not in refused:
                     problems.append(p)
             return ImportReport.refused(problems)
@@ -303,17 +307,7 @@ def import_rows(
         def make_sites() -> None:
             new_sites.extend(add_missing_sites(actor, to_create, reason=reason))
 
-        report = write_checked_rows(
-            raw,
-            patient_ids=scope,
-            files=files,
-            history_user=access.history_user(actor),
-            reason=reason,
-            commit=commit,
-            metadata=metadata,
-            max_problems=max_problems,
-            before_insert=make_sites if to_create else None,
-        )
+        report = check(commit, max_problems, make_sites if to_create else None)
     report.sites_created = new_sites if report.committed else to_create
     return report
 

@@ -24,6 +24,9 @@ from bvall.store.models import (
 )
 from bvall.web import bedside
 
+#: Open alerts named on the patient list (the newest raised); the rest are counted.
+LIST_ALERTS = 3
+
 _MRD = {
     "negative": "MRD−",
     "positive": "MRD+",
@@ -121,10 +124,13 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
     if ids:
         for a in visible_alerts(request.user, state="open").filter(patient_id__in=ids):
             by_patient[a.patient_id].append(alert_row(a))
+    for found in by_patient.values():  # the newest raised first: what nobody has seen yet
+        found.sort(key=lambda a: (a["raised"], a["id"]), reverse=True)
     rows = [
         {
             "p": p,
-            "alerts": by_patient.get(p.patient_id, []),
+            "alerts": by_patient.get(p.patient_id, [])[:LIST_ALERTS],
+            "alerts_open": len(by_patient.get(p.patient_id, [])),
             "d1": d1.get(p.patient_id),
             "day": study_day(d1.get(p.patient_id), today),
             "status": statuses[p.patient_id],
