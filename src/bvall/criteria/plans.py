@@ -189,16 +189,27 @@ _SOURCES: list[str] = []
 
 
 def _sources_digest() -> str:
-    """Hash of the rule files, the criteria code and the cohort schema (what the SQL is made of)."""
+    """Hash of what the SQL is made of: the rule files and criteria code, the cohort code and
+    its data (schema, vocabularies, the lab tests' units and conversion factors that become
+    constant tables), and the versions of the libraries that write and run the SQL. A plan
+    cached by an older build of any of them is never taken for a current one."""
     if not _SOURCES:
+        from importlib.metadata import PackageNotFoundError, version
+
         root = Path(__file__).parent
+        cohort = root.parent / "cohort"
         digest = hashlib.sha256()
-        files = sorted(root.glob("*.py")) + sorted((root / "data").glob("*"))
-        files.append(root.parent / "cohort" / "schema.py")
+        files = sorted(root.glob("*.py")) + sorted((root / "data").rglob("*"))
+        files += sorted(cohort.glob("*.py")) + sorted((cohort / "data").rglob("*.toml"))
         for path in files:
             if path.is_file():
-                digest.update(path.name.encode())
+                digest.update(str(path.relative_to(root.parent)).encode())
                 digest.update(path.read_bytes())
+        for package in ("ibis-framework", "sqlglot", "duckdb", "pyarrow"):
+            try:
+                digest.update(f"{package}=={version(package)}".encode())
+            except PackageNotFoundError:
+                digest.update(f"{package} absent".encode())
         _SOURCES.append(digest.hexdigest())
     return _SOURCES[0]
 
