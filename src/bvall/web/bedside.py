@@ -150,6 +150,7 @@ def list_attention(
                 "severe": True,
                 "text": f"{more} more open alert{'' if more == 1 else 's'}",
                 "when": "listed under Alerts",
+                "href": "#alerts",
                 "why": "",
                 "rule": "",
                 "version": "",
