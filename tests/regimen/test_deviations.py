@@ -127,7 +127,7 @@ def test_late_start_and_interruption(cohort: Cohort) -> None:
     assert r["given_cumulative"] == 251
     assert r["rdi"] == pytest.approx(251 / 259, abs=1e-4)
     late = next(e for e in rep.events.to_pylist() if e["category"] == "late")
-    assert late["detail"] == "started D3, planned D1 (2 day(s) late)"
+    assert late["detail"] == "started D3, planned D1 (2 days late)"
 
 
 def test_plan_follows_the_recorded_inhibitor_and_units(cohort: Cohort) -> None:

@@ -65,6 +65,10 @@ DATED_COLUMNS: dict[str, tuple[tuple[str | None, str | None], ...]] = {
 _ANY_TIME_BEFORE = {("concomitant_medications", "start_date"), ("patients", "diagnosis_date")}
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def derive_study_day(date: dt.date, d1: dt.date) -> int:
     """Study day of ``date`` for induction start ``d1`` (D1 = 1, the day before = 0)."""
     return (date - d1).days + 1
@@ -182,7 +186,7 @@ def check_dates(
                             column,
                             value,
                             f"a date no later than {latest} (today {today} + "
-                            f"{limits.future_tolerance_days} day(s) tolerance){shown}: a record "
+                            f"{_days(limits.future_tolerance_days)} tolerance){shown}: a record "
                             "cannot be dated in the future; check the year and month",
                             "range",
                             files.get(name),

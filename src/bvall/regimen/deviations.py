@@ -378,7 +378,10 @@ def _compare(
                 "planned_dose": planned[first_planned].dose,
                 "given_dose": converted[given_days[0]][0],
                 "category": "late",
-                "detail": f"started D{given_days[0]}, planned D{first_planned} ({shift} day(s) late)",
+                "detail": (
+                    f"started D{given_days[0]}, planned D{first_planned} "
+                    f"({shift} day{'' if shift == 1 else 's'} late)"
+                ),
             }
         )
     matched: set[int] = set()
