@@ -158,3 +158,60 @@ def test_binomial_functions_agree_with_scipy_stats() -> None:
     for p in (0.01, 0.2, 0.5, 0.73, 0.99):
         assert np.allclose(binomial_pmf(k, m, p), stats.binom.pmf(k, m, p), rtol=1e-12, atol=1e-15)
         assert np.allclose(binomial_sf(k, m, p), stats.binom.sf(k, m, p), rtol=1e-12, atol=1e-15)
+
+
+def _loop_best_per_n(
+    p0: float, p1: float, alpha: float, power: float, nmax: int
+) -> list[tuple[int, int, int, int]]:
+    """Simon's rule as plain loops over every n, n1, r1 and r (no bound on r, scipy.stats'
+    binomial): for each n the (n, n1, r1, r) of least EN(p0) among the designs meeting both
+    constraints, the first found on ties within 1e-12."""
+    from scipy.stats import binom
+
+    pmf = {p: [list(binom.pmf(range(nmax + 1), m, p)) for m in range(nmax + 1)] for p in (p0, p1)}
+    sf = {p: [list(binom.sf(range(nmax + 1), m, p)) for m in range(nmax + 1)] for p in (p0, p1)}
+
+    def reject(p: float, n1: int, r1: int, n2: int, r: int) -> float:
+        return sum(
+            pmf[p][n1][x1] * (1.0 if r - x1 < 0 else sf[p][n2][r - x1])
+            for x1 in range(r1 + 1, n1 + 1)
+        )
+
+    out = []
+    for n in range(2, nmax + 1):
+        best: tuple[float, tuple[int, int, int, int]] | None = None
+        for n1 in range(1, n):
+            n2 = n - n1
+            for r1 in range(n1):
+                # the largest r meeting the power (power falls as r grows)
+                r = next(
+                    (r for r in range(n, r1 - 1, -1) if reject(p1, n1, r1, n2, r) >= power - 1e-12),
+                    None,
+                )
+                if r is None:
+                    continue
+                if reject(p0, n1, r1, n2, r) > alpha + 1e-12:
+                    continue
+                en = n1 + (1 - binom.cdf(r1, n1, p0)) * n2
+                if best is None or en < best[0] - 1e-12:
+                    best = (en, (n, n1, r1, r))
+        if best is not None:
+            out.append(best[1])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("p0", "p1", "alpha", "power"),
+    [(0.1, 0.4, 0.05, 0.8), (0.5, 0.8, 0.1, 0.8), (0.7, 0.95, 0.05, 0.9), (0.05, 0.3, 0.1, 0.9)],
+)
+def test_search_finds_what_plain_loops_find(
+    p0: float, p1: float, alpha: float, power: float
+) -> None:
+    """The vectorised search skips every r above the single-stage bound (power can only fall
+    when a first stage may stop the trial); plain loops over every r must find the same
+    design for every n (nmax 24: the loops are slow)."""
+    from bvall.design.simon import _best_per_n
+
+    got = [(b.n, b.n1, b.r1, b.r) for b in _best_per_n(p0, p1, alpha, power, 24)]
+    assert got == _loop_best_per_n(p0, p1, alpha, power, 24)
+    assert got  # every case has designs with n <= 24

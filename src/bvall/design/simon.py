@@ -147,37 +147,6 @@ def binomial_sf(k: Any, m: Any, p: float) -> np.ndarray:
     return np.where(k < 0, 1.0, np.where(inside, tail, 0.0))
 
 
-def _reject_matrix(pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int) -> np.ndarray:
-    """R[r1, r] = P(X1 > r1 and X1 + X2 > r) for 0 <= r1 <= n1, 0 <= r <= n1 + n2.
-
-    Built as a reverse cumulative sum over x1 of pmf(x1) * P(X2 > r - x1), so every (r1, r)
-    pair for one (n1, n2) costs one matrix operation.
-    """
-    n = n1 + n2
-    offset = (sf.shape[1] - 1) // 2  # sf[m, offset + k] = P(Bin(m, p) > k)
-    x1 = np.arange(n1 + 1)[:, None]
-    r = np.arange(n + 1)[None, :]
-    tail = sf[n2, offset + r - x1]  # X2 must exceed r - x1
-    terms = pmf[n1, : n1 + 1][:, None] * tail
-    # R[r1] sums x1 = r1+1..n1: reverse cumulative sum shifted by one row.
-    rev = np.cumsum(terms[::-1], axis=0)[::-1]
-    out = np.zeros_like(terms)
-    out[:-1] = rev[1:]
-    return out
-
-
-def _reject_at(
-    pmf: np.ndarray, sf: np.ndarray, n1: int, n2: int, r1: np.ndarray, r: np.ndarray
-) -> np.ndarray:
-    """:func:`_reject_matrix` at the pairs (r1[i], r[i]) only, with the same arithmetic (the
-    same terms summed in the same order), so the values are identical."""
-    offset = (sf.shape[1] - 1) // 2
-    x1 = np.arange(n1 + 1)[:, None]
-    terms = pmf[n1, : n1 + 1][:, None] * sf[n2, offset + r[None, :] - x1]
-    rev = np.cumsum(terms[::-1], axis=0)[::-1]
-    return rev[r1 + 1, np.arange(r.size)]  # r1 < n1: the sum over x1 = r1 + 1 .. n1
-
-
 @dataclass(frozen=True)
 class _Best:
     n: int
@@ -189,37 +158,63 @@ class _Best:
 
 
 def _best_per_n(p0: float, p1: float, alpha: float, power: float, nmax: int) -> list[_Best]:
+    """For each n <= nmax, the design (n1, r1, r) with the smallest EN(p0) among those meeting
+    both constraints (Simon's rule: for each n1 and r1 the largest r meeting the power).
+
+    For one n, every (n1, r1, r) is computed at once: R[n1, r1, r] = P(X1 > r1 and X1 + X2 > r)
+    is the reverse cumulative sum over x1 of pmf(x1) * P(X2 > r - x1). Rejection needs X > r,
+    so R <= P(Bin(n, p1) > r): values of r beyond the single-stage bound never meet the power
+    and are not computed (a third of the r range at p1 = 0.4). The type I error is then summed
+    at the chosen (n1, r1, r) only, with the same terms in the same order.
+    """
     pmf0, sf0 = _binomial_tables(nmax, p0)
     pmf1, sf1 = _binomial_tables(nmax, p1)
     cdf0 = np.cumsum(pmf0, axis=1)
+    offset = nmax  # sf[m, offset + k] = P(Bin(m, p) > k)
     best: list[_Best] = []
     # Guard against round-off deciding a tie: a design meets a constraint if it does so to
     # within 1e-12 (exact ties only arise for rational p such as 0.5).
     tol = 1e-12
     for n in range(2, nmax + 1):
+        # The 1e-9 slack keeps every r whose two-stage power could round up to the bound.
+        single = sf1[n, offset : offset + n + 1]
+        r_max = int(np.count_nonzero(single >= power - tol - 1e-9)) - 1
+        if r_max < 0:
+            continue
+        n1 = np.arange(1, n)  # stage-1 sizes
+        n2 = n - n1
+        x1 = np.arange(n)  # stage-1 responses (pmf is 0 beyond n1, so extra terms add 0.0)
+        r = np.arange(r_max + 1)
+        tail = offset + r[None, None, :] - x1[None, :, None]  # X2 must exceed r - x1
+        terms = pmf1[n1[:, None], x1[None, :]][:, :, None] * sf1[n2[:, None, None], tail]
+        rev = np.cumsum(terms[:, ::-1, :], axis=1)[:, ::-1, :]
+        n_r1 = min(r_max + 1, n - 1)
+        reject1 = rev[:, 1 : n_r1 + 1, :]  # [n1, r1, r]: the sum over x1 = r1 + 1 .. n1
+        r_star = (reject1 >= power - tol).sum(axis=2) - 1  # decreasing in r
+        r1s = np.arange(n_r1)[None, :]
+        valid = (r_star >= r1s) & (r1s < n1[:, None])
+        if not valid.any():
+            continue
+        ai, r1v = np.nonzero(valid)  # n1 index ascending, then r1 ascending
+        rv = r_star[ai, r1v]
+        terms0 = (
+            pmf0[n1[ai][:, None], x1[None, :]]
+            * sf0[n2[ai][:, None], offset + rv[:, None] - x1[None, :]]
+        )
+        rev0 = np.cumsum(terms0[:, ::-1], axis=1)[:, ::-1]
+        ok = rev0[np.arange(ai.size), r1v + 1] <= alpha + tol
+        ai, r1v, rv = ai[ok], r1v[ok], rv[ok]
+        if ai.size == 0:
+            continue
+        pet = cdf0[n1[ai], r1v]
+        en = n1[ai] + (1.0 - pet) * n2[ai]
         cand: _Best | None = None
-        for n1 in range(1, n):
-            n2 = n - n1
-            rej1 = _reject_matrix(pmf1, sf1, n1, n2)
-            ok_power = rej1 >= power - tol  # decreasing in r along each row
-            # Simon's rule: for each r1 the largest r meeting the power constraint.
-            r_star = ok_power.sum(axis=1) - 1
-            r1s = np.arange(n1 + 1)
-            valid = (r_star >= r1s) & (r1s < n1)
-            if not valid.any():
-                continue
-            r1v = r1s[valid]
-            rv = r_star[valid]
-            rej0 = _reject_at(pmf0, sf0, n1, n2, r1v, rv)
-            ok = rej0 <= alpha + tol
-            if not ok.any():
-                continue
-            r1v, rv = r1v[ok], rv[ok]
-            pet = cdf0[n1, r1v]
-            en = n1 + (1.0 - pet) * n2
-            i = int(np.argmin(en))  # first minimum: the largest-EN tie cannot beat it
+        starts = np.flatnonzero(np.r_[True, ai[1:] != ai[:-1]])
+        for s, e in zip(starts, [*starts[1:], ai.size], strict=True):
+            i = s + int(np.argmin(en[s:e]))  # first minimum: the largest-EN tie cannot beat it
             if cand is None or en[i] < cand.en0 - 1e-12:
-                cand = _Best(n, n1, int(r1v[i]), int(rv[i]), float(en[i]), float(pet[i]))
+                k = int(ai[i])
+                cand = _Best(n, int(n1[k]), int(r1v[i]), int(rv[i]), float(en[i]), float(pet[i]))
         if cand is not None:
             best.append(cand)
     return best
