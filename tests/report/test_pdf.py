@@ -54,3 +54,29 @@ def test_external_reference_is_refused() -> None:
     html = '<html><body><img src="http://example.org/x.png"></body></html>'
     with pytest.raises(InputError, match="data: URIs"):
         render_report_pdf(html)
+
+
+def test_the_second_process_renders_the_same_bytes(fixture_html: str, fixture_pdf: bytes) -> None:
+    """``bvall report`` renders the PDF in a second process while it writes the other files;
+    the file must be the one rendering in process gives."""
+    from bvall.report.pdf import PdfWorker
+
+    worker = PdfWorker()
+    try:
+        assert worker._pool is not None  # a second process could be started here
+        worker.submit(fixture_html)
+        assert worker.result() == fixture_pdf
+    finally:
+        worker.close()
+
+
+def test_an_error_in_the_second_process_is_raised_as_it_is() -> None:
+    from bvall.report.pdf import PdfWorker
+
+    worker = PdfWorker()
+    try:
+        worker.submit('<html><body><img src="http://example.org/x.png"></body></html>')
+        with pytest.raises(InputError, match="data: URIs"):
+            worker.result()
+    finally:
+        worker.close()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bvall.analysis.model import Analysis, StudyFigure
 from bvall.errors import InputError, UnknownNameError, suggest
 from bvall.report.content import build_stamp, check_generated_at
+from bvall.report.pdf import PdfWorker
 
 if TYPE_CHECKING:
     from bvall.cohort.model import Cohort
@@ -156,12 +157,14 @@ def render_report_files(
     formats: Sequence[str] = FORMATS,
     progress: Progress | None = None,
     stage_offset: tuple[int, int] = (0, 0),
+    pdf_worker: PdfWorker | None = None,
 ) -> list[Path]:
     """Render ``analysis`` and ``figures`` into ``out_dir`` (replacing an earlier report only
     once every file is written); the paths written, ``manifest.json`` last.
 
     ``stage_offset`` (stages already done, stages before these) lets :func:`write_report`
-    count its own stages in the same progress display.
+    count its own stages in the same progress display. With a ``pdf_worker`` the PDF is
+    rendered in a second process while the DOCX, CSV and figure files are written.
     """
     from bvall.report.csv_tables import render_tables_csv
     from bvall.report.docx_tables import render_tables_docx
@@ -175,6 +178,8 @@ def render_report_files(
     stages = [s for s in ("html", "pdf", "docx", "csv", "figures") if s in wanted]
     if "pdf" in wanted and "html" not in wanted:
         stages.insert(0, "html")
+    if pdf_worker is not None and "pdf" in stages:
+        stages.append(stages.pop(stages.index("pdf")))  # collected after the other files
     done0, extra = stage_offset
     total = extra + len(stages) + 1
 
@@ -192,10 +197,13 @@ def render_report_files(
             if "html" in wanted:
                 (tmp / "report.html").write_text(html, encoding="utf-8")
                 files.append("report.html")
-        if "pdf" in stages:
+        if "pdf" in stages and pdf_worker is None:
             step("pdf")
             (tmp / "report.pdf").write_bytes(render_report_pdf(html))
             files.append("report.pdf")
+        elif "pdf" in stages:
+            assert pdf_worker is not None
+            pdf_worker.submit(html)
         if "docx" in stages:
             step("docx")
             (tmp / "tables.docx").write_bytes(render_tables_docx(analysis, generated_at=when))
@@ -212,6 +220,10 @@ def render_report_files(
             step("figures")
             for p in _write_figures(figures, tmp / "figures", analysis, when):
                 files.append(p.relative_to(tmp).as_posix())
+        if "pdf" in stages and pdf_worker is not None:
+            step("pdf")
+            (tmp / "report.pdf").write_bytes(pdf_worker.result())
+            files.insert(1 if "html" in wanted else 0, "report.pdf")
         step("finish")
         manifest = {
             "stamp": build_stamp(analysis, when).to_dict(),
@@ -266,10 +278,6 @@ def write_report(
     (:data:`bvall.stats.BINOMIAL_METHODS`); ``settings`` the criteria settings.
     ``generated_at`` (timezone-aware) is stamped on every file; ``progress`` is told each stage.
     """
-    from bvall.analysis.tables import build_analysis_from, collect_study_data
-    from bvall.cohort import load_cohort
-    from bvall.cohort.model import Cohort
-    from bvall.criteria.settings import CriteriaSettings
     from bvall.stats import check_binomial_method
 
     when = check_generated_at(generated_at)
@@ -289,6 +297,36 @@ def write_report(
         if progress is not None:
             progress(name, own.index(name), total)
 
+    # Rendering the PDF is the longest stage: a second process starts now and renders it while
+    # this one writes the other files.
+    pdf_worker = PdfWorker() if "pdf" in wanted and len(wanted) > 1 else None
+    try:
+        return _write_report(
+            cohort, out_dir, wanted, ci_method, level, settings, when, step, progress, pdf_worker
+        )
+    finally:
+        if pdf_worker is not None:
+            pdf_worker.close()
+
+
+def _write_report(
+    cohort: Cohort | str | Path,
+    out_dir: str | Path,
+    wanted: tuple[str, ...],
+    ci_method: str,
+    level: float,
+    settings: CriteriaSettings | None,
+    when: datetime,
+    step: Callable[[str], None],
+    progress: Progress | None,
+    pdf_worker: PdfWorker | None,
+) -> list[Path]:
+    from bvall.analysis.tables import build_analysis_from, collect_study_data
+    from bvall.cohort import load_cohort
+    from bvall.cohort.model import Cohort
+    from bvall.criteria.settings import CriteriaSettings
+
+    own = ["load", "criteria", "analysis", "figures"]
     step("load")
     c = cohort if isinstance(cohort, Cohort) else load_cohort(cohort)
     # build_analysis in two steps, so that the progress display (and the benchmark) can tell
@@ -322,6 +360,7 @@ def write_report(
             formats=wanted,
             progress=progress,
             stage_offset=(len(own), len(own)),
+            pdf_worker=pdf_worker,
         )
     finally:
         import matplotlib.pyplot as plt
