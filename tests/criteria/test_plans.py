@@ -210,6 +210,33 @@ def test_plan_survives_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         load_plan("crs", features, cache_dir=tmp_path)
 
 
+def test_unused_plans_are_pruned_when_a_plan_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plans of older builds or settings are never read again; a plan unused for
+    PLAN_UNUSED_DAYS goes when another is saved, a plan read recently stays."""
+    import time
+
+    features = plan_features(load_cohort("example"))
+    monkeypatch.setattr(plans, "_PLANS", {})
+    load_plan("risk", features, cache_dir=tmp_path)
+    kept = next(tmp_path.glob("risk-duckdb-*.plan"))
+    stale = tmp_path / "grades-duckdb-0123456789abcdef.plan"
+    stale.write_text("{}", encoding="utf-8")
+    old = time.time() - (plans.PLAN_UNUSED_DAYS + 1) * 86400
+    os.utime(stale, (old, old))
+    os.utime(kept, (old, old))
+    # reading the kept plan marks it as used
+    monkeypatch.setattr(plans, "_PLANS", {})
+    load_plan("risk", features, cache_dir=tmp_path)
+    assert kept.stat().st_mtime > old + 86400
+    # saving another plan prunes the stale one only
+    load_plan("eligibility", features, cache_dir=tmp_path)
+    assert not stale.exists()
+    assert kept.exists()
+    assert len(list(tmp_path.glob("eligibility-duckdb-*.plan"))) == 1
+
+
 def test_plan_key_follows_settings_and_features() -> None:
     features = {"labs_qualified": False, "complete": []}
     default = plans.plan_key("grades", CriteriaSettings(), features, "duckdb")

@@ -21,6 +21,7 @@ reported); a plan records them, so a cohort with other features gets its own pla
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -414,13 +415,41 @@ def plan_from_json(text: str) -> Plan:
     )
 
 
+#: A saved plan not read for this long is deleted when another plan is saved: plans of an
+#: older bvall, rule file or setting are never read again (their key differs), and each
+#: derivation of each set of settings ever used leaves one file behind.
+PLAN_UNUSED_DAYS = 30
+
+
 def _read_plan(path: Path, key: str) -> Plan | None:
-    """A saved plan, or None when absent or unreadable (then it is rebuilt and saved again)."""
+    """A saved plan, or None when absent or unreadable (then it is rebuilt and saved again).
+    A plan read is marked as used (its modification time), so pruning keeps it."""
     try:
         plan = plan_from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None
-    return plan if plan.key == key else None
+    if plan.key != key:
+        return None
+    with contextlib.suppress(OSError):  # a read-only cache folder still serves its plans
+        os.utime(path)
+    return plan
+
+
+def prune_plan_cache(folder: Path, unused_days: float = PLAN_UNUSED_DAYS) -> list[Path]:
+    """Delete the saved plans of ``folder`` not read or written for ``unused_days``; the paths
+    deleted. A file that cannot be deleted is left (another process may have just used it)."""
+    import time
+
+    limit = time.time() - unused_days * 86400
+    deleted = []
+    for path in folder.glob("*.plan"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                deleted.append(path)
+        except OSError:
+            continue
+    return deleted
 
 
 def _write_plan(path: Path, plan: Plan) -> None:
@@ -439,6 +468,7 @@ def _write_plan(path: Path, plan: Plan) -> None:
             raise
     except OSError:
         return
+    prune_plan_cache(path.parent)
 
 
 # --- running a plan ---------------------------------------------------------------------------
