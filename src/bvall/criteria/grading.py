@@ -477,9 +477,14 @@ def grade_lab_values(
         by_term = {b: [i for i in ids if i in corrected_terms] for b, ids in users.items()}
         old = {c: t[c] for c in ("r_uln", "r_lln", "r_base", "pchg")}
         t = t.mutate(**ratios(t, t.graded_si, d, by_term, t.term_id, old))
+    words = ["k_head", "k_unit", "k_corrected", "k_accepted", *_NEEDS.values()]
+    if explain:
+        # The words that do not depend on the grade, written once here (the projection that
+        # numbers the rows is not merged into the next, so they are not repeated in the SQL).
+        t = t.mutate(_vtext=_value_text(t), _missing=_missing_inputs(t), _range=_range_text(t))
     # Each value-term row is numbered so that its verdicts, computed over its conditions, come
     # back to it (the numbered table is one common table expression: numbered once).
-    t = t.mutate(_row=ibis.row_number())
+    t = t.drop(*words).mutate(_row=ibis.row_number())
 
     verdicts = _evaluate(t, _condition_table(wanted, clauses, d), settings, censored, explain)
     t = t.left_join(verdicts, t._row == verdicts.a_row).drop("a_row", "_row")
@@ -505,18 +510,23 @@ def grade_lab_values(
         ).drop("_undecided", "term_no", *private)
 
     # Words.
-    t = t.mutate(_vtext=_value_text(t))
     matched = t._vtext + " " + t.a_text
     label = t.k_label
     value_any = t._vtext
-    reason = _reason(t)
+    reason = ibis.cases(
+        (
+            t._undecided.notnull(),
+            t._missing + " (grade " + t._undecided.cast("string") + " cannot be decided)",
+        ),
+        else_=t._missing,
+    )
     explanation = ibis.cases(
         (t.grade.isnull(), ibis.literal("not gradable: ") + reason + ", " + label),
         (
             t.grade == 0,
             ibis.literal("grade 0: ")
             + value_any
-            + _range_text(t)
+            + t._range
             + ", no grade 1-4 criterion met, "
             + label,
         ),
@@ -561,7 +571,7 @@ def grade_lab_values(
         rule_version=ibis.literal(criteria.rule_version),
         inputs=inputs,
         explanation=explanation,
-    ).drop("_undecided", "_vtext", "term_no", "a_text", *private)
+    ).drop("_undecided", "_vtext", "_missing", "_range", "term_no", "a_text", *private)
 
 
 def _value_text(t: ir.Table) -> ir.StringValue:
@@ -586,8 +596,8 @@ def _range_text(t: ir.Table) -> ir.StringValue:
     return ibis.literal(" (reference ") + low + "-" + high + ")"
 
 
-def _reason(t: ir.Table) -> ir.StringValue:
-    """Why a value is not gradable: every missing input the value's term reads."""
+def _missing_inputs(t: ir.Table) -> ir.StringValue:
+    """Why a value may not be gradable: every missing input the value's term reads."""
     converted = t.factor.notnull()
     # (term-table flag saying the term reads the input, condition, text); None = always.
     candidates: list[tuple[str | None, ir.BooleanValue, ir.StringValue]] = [
@@ -638,14 +648,7 @@ def _reason(t: ir.Table) -> ir.StringValue:
         if need is not None:
             missing = missing & t[need]
         parts.append(ibis.ifelse(missing, text, _NULL_STR))
-    joined = ibis.literal("; ").join(parts)
-    return ibis.cases(
-        (
-            t._undecided.notnull(),
-            joined + " (grade " + t._undecided.cast("string") + " cannot be decided)",
-        ),
-        else_=joined,
-    )
+    return ibis.literal("; ").join(parts)
 
 
 def _with_potassium_replacement(t: ir.Table, meds: ir.Table, criteria: LabCriteria) -> ir.Table:
