@@ -263,7 +263,12 @@ def _op(a: ir.Value, op: ir.IntegerValue, b: ir.Value) -> ir.BooleanValue:
 
 
 def _evaluate(
-    t: ir.Table, conditions: ir.Table, settings: CriteriaSettings, censored: bool, explain: bool
+    t: ir.Table,
+    conditions: ir.Table,
+    width: int,
+    settings: CriteriaSettings,
+    censored: bool,
+    explain: bool,
 ) -> ir.Table:
     """Per row ``_row`` of ``t``: ``a_certain`` (the highest grade whose clauses hold),
     ``a_possible`` (the highest that holds or is unknown), ``a_rule`` and ``a_text`` (the first
@@ -366,36 +371,40 @@ def _evaluate(
             ),
             else_=e.e_pre,
         )
-        e = e.mutate(_code=code, _text=text)
-        # The words of a clause are NULL when the words of one of its conditions are.
+        # A clause's words are needed only when it holds, that is when all its conditions do.
+        e = e.mutate(_code=code)
+        e = e.mutate(_text=ibis.ifelse(e._code == 2, text, _NULL_STR))
+        # The words of the clause's conditions in their order, joined by "and" (one unordered
+        # aggregate per position: ordered aggregates cost a sort per group); NULL when the words
+        # of one of its conditions are.
+        count = e.e_cond.count()
+        words = e._text.max(where=e.e_cond == 0)
+        for k in range(1, width):
+            words = words + ibis.ifelse(
+                count > k, " and " + e._text.max(where=e.e_cond == k), ibis.literal("")
+            )
         agg = {
             "_code": e._code.min(),
-            "_text": ibis.ifelse(
-                e._text.count() == e.e_cond.count(),
-                e._text.group_concat(" and ", order_by=e.e_cond),
-                _NULL_STR,
-            ),
+            "_text": ibis.ifelse(e._text.count() == count, words, _NULL_STR),
         }
     else:
         e = e.mutate(_code=code)
         agg = {"_code": e._code.min()}
     by_clause = e.group_by(["e_row", "e_clause", "e_grade", "e_rule"]).aggregate(**agg)
     holds_clause = by_clause._code == 2
-    out: dict[str, ir.Value] = {
-        "a_certain": by_clause.e_grade.max(where=holds_clause),
-        "a_possible": by_clause.e_grade.max(where=by_clause._code >= 1),
-    }
+    # The first clause that holds: the smallest (clause, rule, words), an unordered aggregate.
+    first = {"clause": by_clause.e_clause, "rule": by_clause.e_rule}
     if explain:
-        match = ibis.struct({"rule": by_clause.e_rule, "text": by_clause._text}).argmin(
-            by_clause.e_clause, where=holds_clause
-        )
-        out |= {"a_match": match}
-    else:
-        out |= {"a_rule": by_clause.e_rule.argmin(by_clause.e_clause, where=holds_clause)}
-    per_row = by_clause.group_by(a_row=by_clause.e_row).aggregate(**out)
+        first["text"] = by_clause._text
+    per_row = by_clause.group_by(a_row=by_clause.e_row).aggregate(
+        a_certain=by_clause.e_grade.max(where=holds_clause),
+        a_possible=by_clause.e_grade.max(where=by_clause._code >= 1),
+        a_match=ibis.struct(first).min(where=holds_clause),
+    )
+    fields = {"a_rule": per_row.a_match["rule"]}
     if explain:
-        per_row = per_row.mutate(a_rule=per_row.a_match["rule"], a_text=per_row.a_match["text"])
-        per_row = per_row.drop("a_match")
+        fields["a_text"] = per_row.a_match["text"]
+    per_row = per_row.mutate(**fields).drop("a_match")
     return per_row
 
 
@@ -486,7 +495,18 @@ def grade_lab_values(
     # back to it (the numbered table is one common table expression: numbered once).
     t = t.drop(*words).mutate(_row=ibis.row_number())
 
-    verdicts = _evaluate(t, _condition_table(wanted, clauses, d), settings, censored, explain)
+    # The most conditions a clause has (the words are put together position by position).
+    width = max(
+        (
+            len(c.conditions)
+            for by_grade in clauses.values()
+            for cs in by_grade.values()
+            for c, _ in cs
+        ),
+        default=1,
+    )
+    conditions = _condition_table(wanted, clauses, d)
+    verdicts = _evaluate(t, conditions, width, settings, censored, explain)
     t = t.left_join(verdicts, t._row == verdicts.a_row).drop("a_row", "_row")
     certain = t.a_certain.fill_null(0)
     t = t.mutate(grade_max=t.a_possible.fill_null(0))
