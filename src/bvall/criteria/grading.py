@@ -1,8 +1,10 @@
 """CTCAE v5.0 lab grades as one Ibis expression over a whole cohort (or a registry).
 
 Values come prepared by :func:`bvall.criteria.labs.prepare_labs` (canonical units, baseline).
-:func:`grade_lab_values` grades every value against every CTCAE term of its test (``data/ctcae_v5_labs.toml``), reading the criteria rows into
-one ``CASE`` per grade: the evaluator is generic, the rules are data.
+:func:`grade_lab_values` grades every value against every CTCAE term of its test
+(``data/ctcae_v5_labs.toml``). The criteria rows in force become constant tables that the values
+join, and one generic query evaluates them: the evaluator is generic, the rules are data, and the
+SQL is the same size whatever the number of rows.
 
 Missing is missing: a value whose grade depends on a missing LLN/ULN, baseline, albumin or unit
 conversion is *not gradable* and says why; it is never grade 0. When some criteria of a term can
