@@ -573,3 +573,62 @@ def test_grades_without_words_equal_grades_with_words() -> None:
     # reference range, yet ANC grading uses absolute thresholds only, so it is graded (3).
     assert grades[("W1", 5, "neutrophil_count_decreased")] == 4
     assert grades[("W1", 9, "neutrophil_count_decreased")] == 3
+
+
+def _doubled_criteria() -> Any:
+    """The CTCAE lab criteria with every row in force twice (a copy with clause ``dup``).
+
+    The copy of a row follows the original in the file order, so the original still gives the
+    grade and the rule id: only the number of criteria rows changes.
+    """
+    import dataclasses
+
+    from bvall.criteria.lab_criteria import load_lab_criteria
+
+    full = load_lab_criteria()
+    terms = {}
+    for term_id, term in full.terms.items():
+        copies = tuple(
+            dataclasses.replace(c, clause=f"{c.clause}dup" if c.clause else "dup")
+            for c in term.criteria
+        )
+        terms[term_id] = dataclasses.replace(term, criteria=term.criteria + copies)
+    return dataclasses.replace(full, terms=terms)
+
+
+@pytest.mark.parametrize("explain", [True, False])
+def test_grading_sql_does_not_grow_with_the_criteria_rows(explain: bool) -> None:
+    """The criteria are rows of constant tables joined to the values: twice the rows (166
+    instead of 83) must give a query of the same size, and the same grades, rule ids and words.
+    (Criteria compiled into CASE branches grew with every row: 172 kB of SQL became 287 kB.)"""
+    from bvall.criteria.lab_criteria import load_lab_criteria
+
+    settings = CriteriaSettings()
+    table = pa.table(
+        {
+            "patient_id": ["D1"] * 7,
+            "test": ["alt", "alt", "creatinine", "creatinine", "potassium", "anc", "calcium"],
+            "value": [30.0, 260.0, 60.0, 190.0, 2.4, 0.4, 1.9],
+            "unit": ["U/L", "U/L", "umol/L", "umol/L", "mmol/L", "10^9/L", "mmol/L"],
+            "ref_low": [9.0, 9.0, 60.0, 60.0, 3.5, 1.8, 2.2],
+            "ref_high": [50.0, 50.0, 110.0, 110.0, 5.1, 7.5, 2.6],
+            "day": [-2, 8, -1, 6, 6, 5, 5],
+        }
+    )
+    prepared = prepare_labs(ibis.memtable(table), settings)
+    full = load_lab_criteria()
+    doubled = _doubled_criteria()
+    rows = sum(len(t.criteria) for t in full.terms.values())
+    assert sum(len(t.criteria) for t in doubled.terms.values()) == 2 * rows
+    con = ibis.duckdb.connect()
+    exprs = [
+        grade_lab_values(prepared, settings, criteria=c, explain=explain) for c in (full, doubled)
+    ]
+    sizes = [len(str(con.compile(e))) for e in exprs]
+    assert abs(sizes[1] - sizes[0]) <= 0.01 * sizes[0], sizes
+    cols = [
+        c for c in exprs[0].columns if c in ("day", "term_id", "grade", "rule_id", "explanation")
+    ]
+    got = [sorted(con.to_pyarrow(e.select(*cols)).to_pylist(), key=str) for e in exprs]
+    assert got[0] == got[1]
+    assert any(r["grade"] for r in got[0])  # the case is not vacuous: some values are graded

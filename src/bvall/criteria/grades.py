@@ -69,6 +69,28 @@ WORST_COLUMNS = (
 )
 
 
+#: The columns of the prepared labs that lab grading reads or the grades table shows.
+_LAB_INPUTS = (
+    "patient_id",
+    "test",
+    "value",
+    "unit",
+    "qualifier",
+    "time",
+    "timepoint",
+    "day",
+    "minute",
+    "factor",
+    "unit_si",
+    "value_si",
+    "lln_si",
+    "uln_si",
+    "base_si",
+    "base_uln_si",
+    "base_day",
+)
+
+
 def cohort_labs(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The cohort's labs with study days, minutes, canonical units and baselines (computed once
     per workspace)."""
@@ -96,7 +118,10 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     labs = cohort_labs(ws, settings)
     # Whether any lab value is censored (<0.1) is a plan feature: the plan records it.
     censored = bool(ws.features["labs_qualified"])
-    lab = grade_lab_values(labs, settings, medications=_medications(ws), censored=censored)
+    # Only the columns grading reads or this table shows: each one is written in every projection
+    # of the grading query.
+    graded_labs = labs.select(*_LAB_INPUTS)
+    lab = grade_lab_values(graded_labs, settings, medications=_medications(ws), censored=censored)
     lab = lab.select(
         "patient_id",
         kind=ibis.literal("lab"),

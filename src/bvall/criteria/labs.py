@@ -22,7 +22,7 @@ _NULL_BOOL = ibis.null("boolean")
 # (comparator, qualifier) -> what a censored bound proves: ("T", op) the condition holds when
 # ``x op t``; ("F", op) it fails when ``x op t``. The true value v relates to the reported bound x
 # by the qualifier ('<': v < x, '<=': v <= x, '>': v > x, '>=': v >= x).
-_CENSORED: dict[tuple[str, str], tuple[str, str]] = {
+CENSORED: dict[tuple[str, str], tuple[str, str]] = {
     ("<", "<"): ("T", "<="),
     ("<", "<="): ("T", "<"),
     ("<", ">"): ("F", ">="),
@@ -60,7 +60,7 @@ def compare(
         return _op(x, op, t)
     branches: list[tuple[ir.BooleanValue, ir.BooleanValue]] = [(qualifier.isnull(), _op(x, op, t))]
     for q in ("<", "<=", ">", ">="):
-        verdict, bound_op = _CENSORED[(op, q)]
+        verdict, bound_op = CENSORED[(op, q)]
         branches.append(((qualifier == q) & _op(x, bound_op, t), ibis.literal(verdict == "T")))
     return ibis.cases(*branches, else_=_NULL_BOOL)
 
