@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bvall.cohort import Cohort
-from bvall.criteria import CriteriaSettings, derive
+from bvall.criteria import CriteriaSettings, derive, plans
 
 from .scenarios import Builder
 
@@ -135,3 +135,40 @@ def test_howard(cohort: Cohort) -> None:
     assert rows["U1"]["laboratory_tls"] is False  # 476 > 475.8 but K 6.0 is not > 6.0
     assert rows["U2"]["laboratory_tls"] is True  # 475.9 > 475.8 and 6.01 > 6.0 on D2
     assert "on the same day" in rows["T1"]["explanation"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        CriteriaSettings(),
+        CriteriaSettings(tls_criteria="howard_2011"),
+        CriteriaSettings(tls_therapy_start="prephase_start"),
+    ],
+    ids=["cairo_bishop", "howard", "prephase_start"],
+)
+def test_plan_statement_stays_small(settings: CriteriaSettings) -> None:
+    """The TLS plan's own SQL stays under 15 kB, with each rounded quantity rounded once.
+
+    DuckDB spends about 3 ms per kB of SQL parsing, binding and planning a statement, whatever
+    the cohort (DESIGN.md, "Relational engine"), so a plan's size is a floor on its time. With
+    the criteria compiled into expressions and every rounding (``signif``) inlined where it was
+    compared, this statement was 68 kB with 86 roundings (~0.4 s for one patient). As rows of
+    constant tables, with four quantities rounded once each (corrected calcium, % change,
+    creatinine threshold, ratio to ULN), it is 12.6-14.8 kB. ``signif`` writes two ``POWER``
+    calls. Shared steps (prepared labs, dose days) serve other derivations and are not counted.
+    """
+    plan = plans.plan_derivation("tls", settings, plans.plan_features(_cohort()))
+    own = [s for s in plan.steps if s.name not in ("bv_step_labs", "bv_step_doses")]
+    assert [s.name for s in own] == [None]
+    sql = own[0].sql
+    assert len(sql) <= 15_000, len(sql)
+    assert 2 <= sql.count("POWER(") <= 2 * 4, sql.count("POWER(")
+    assert any(name.startswith("bv_const_") for name in own[0].inputs)  # the criteria rows
+
+
+def test_criteria_met_are_listed_in_the_rule_file_order(cairo: dict[str, dict[str, Any]]) -> None:
+    """Uric acid, potassium, phosphate, calcium: the order of Cairo-Bishop's table (CLINICAL.md
+    3.1) and of tls.toml, whatever order SQL meets them in. U2 meets three (see SCENARIOS)."""
+    text = cairo["U2"]["explanation"]
+    met = text.split("criteria met (", 1)[1].split("); laboratory TLS needs", 1)[0].split("; ")
+    assert [m.split(" ")[0] for m in met] == ["uric", "potassium", "phosphate"]
