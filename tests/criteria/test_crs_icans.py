@@ -10,6 +10,7 @@ motor findings and raised ICP as the table.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -69,6 +70,12 @@ CRS: list[tuple[str, dict[str, Any], int | None, str]] = [
         {"temperature_c": 39.5, "vasopressors": "norepinephrine", "oxygen_device": "blow_by"},
         3,
         "the worse of hypotension (3) and hypoxia (2)",
+    ),
+    (
+        "C17",
+        {"temperature_c": 38.5, "oxygen_device": "low_flow_nasal_cannula"},
+        2,
+        "low-flow cannula with no flow recorded counts as low flow (astct_crs.toml)",
     ),
 ]
 
@@ -232,3 +239,54 @@ def test_example_grade_3_crs_is_explained_in_words() -> None:
     icans = derive(example, "icans").to_pylist()
     assert [(r["patient_id"], r["max_grade"]) for r in icans] == [("P10", 2)]
     assert "tremor; disorientation" in icans[0]["explanation"]
+
+
+# --- plan size ------------------------------------------------------------------------------
+#
+# DuckDB spends most of a CRS or ICANS run parsing, binding and optimising the statement, not
+# reading the rows (DESIGN.md, "Relational engine": ~3 ms per kB of SQL). With each criterion
+# compiled into a CASE branch the CRS step was 48 kB and the ICANS step 23 kB; with the criteria
+# as rows of a constant table joined to the records they are about 20 kB and 12 kB. The bounds
+# leave ~20 % headroom and fail when rules are compiled back into expressions or a large
+# expression is inlined again.
+
+
+@pytest.mark.parametrize(("what", "bound"), [("crs", 24_000), ("icans", 15_000)])
+def test_plan_sql_stays_small(what: str, bound: int) -> None:
+    from bvall.cohort import load_cohort
+    from bvall.criteria import plans
+
+    plan = plans.load_plan(what, plans.plan_features(load_cohort("example")))
+    (step,) = [s for s in plan.steps if s.name == f"bv_step_{what}"]
+    assert len(step.sql) <= bound, f"{what}: {len(step.sql)} characters of SQL"
+
+
+def test_criteria_rows_do_not_grow_the_sql() -> None:
+    """Twice the criteria rows give the same SQL but for the constant table's name: the rows
+    are data joined to the records, not expressions."""
+    import dataclasses
+
+    import ibis
+
+    from bvall.criteria.expressions import connect
+    from bvall.criteria.sign_criteria import grade_records, load_sign_criteria
+
+    crit = load_sign_criteria("astct_icans")
+    more = dataclasses.replace(
+        crit, rows=crit.rows + tuple(dataclasses.replace(r, clause="copy") for r in crit.rows)
+    )
+    findings = ("ice_score", "consciousness", "seizure", "motor_findings", "raised_icp")
+    t = ibis.table(
+        {"patient_id": "string", "ice_score": "int64"} | dict.fromkeys(findings[1:], "string"),
+        name="n",
+    )
+
+    def sql(c: Any) -> str:
+        graded = grade_records(
+            c, CriteriaSettings(), t, findings, lambda v: {}, ("ice", "seizure"), worst="w"
+        )
+        text = str(connect().compile(graded))
+        return re.sub(r"bv_const_[0-9a-f]+", "bv_const", text)
+
+    assert len(more.rows) == 2 * len(crit.rows)
+    assert sql(more) == sql(crit)

@@ -11,23 +11,24 @@ maximum grade, what drove it and how it was managed, and explains itself in a se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
 from bvall.cohort.vocab import vocabulary
-from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
+from bvall.criteria.episodes import day_time_label, islands, number_episodes, timed_records
 from bvall.criteria.exposure import dose_days, effector_steps, treatment_during
 from bvall.criteria.expressions import (
     Workspace,
     arg_max,
     arg_min,
-    clock,
+    constant_table,
     json_text,
-    minutes_of,
     num_text,
 )
 from bvall.criteria.settings import CriteriaSettings
-from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
+from bvall.criteria.sign_criteria import grade_records, load_sign_criteria
 
 CRS_COLUMNS = (
     "patient_id",
@@ -59,62 +60,88 @@ CRS_COLUMNS = (
 )
 
 
+_VITALS = (
+    "temperature_c",
+    "sbp_mmhg",
+    "fluid_bolus",
+    "vasopressors",
+    "oxygen_device",
+    "oxygen_flow_l_min",
+    "antipyretic_given",
+)
+#: The vital signs the ASTCT rows read (a record's grades depend on these alone).
+_GRADED = _VITALS[:-1]
+
+
+def _vasopressor_counts(settings: CriteriaSettings) -> Callable[[ir.Table], dict[str, ir.Value]]:
+    def counts(v: ir.Table) -> dict[str, ir.Value]:
+        items = v.vasopressors.split(";")
+        total = items.length().fill_null(0)
+        has_vasopressin = items.contains("vasopressin").fill_null(False).cast("int64")
+        non_vasopressin = total - has_vasopressin
+        counted = non_vasopressin
+        if settings.vasopressin_alone == "counts_as_vasopressor":
+            counted = total
+        return {
+            "vasopressors_any": total,
+            "non_vasopressin_vasopressors": non_vasopressin,
+            "vasopressors_counted": counted,
+        }
+
+    return counts
+
+
 def crs_records(ws: Workspace, settings: CriteriaSettings, doses: ir.Table) -> ir.Table:
-    """Every vital-signs record with its fever, hypotension and hypoxia grades and, for fevers,
-    the immune effector step it follows (``trigger_day``; NULL outside the attribution window)."""
+    """Every vital-signs record (``patient_id, day, time, clock`` and the vital signs) with its
+    ``fever_grade``, ``hypotension_grade``/``_rule``, ``hypoxia_grade``/``_rule``,
+    ``vasopressors_counted``, the day of the immune effector step its day follows
+    (``trigger_day``; NULL outside the attribution window; it attributes a fever) and the last
+    day of the fever-masking doses begun by its day (``mask_end``)."""
     crit = load_sign_criteria("astct_crs")
-    v = ws.with_day("vitals")
-    v = v.filter(v.day.notnull())
-    v = v.mutate(minute=minutes_of(v.time))
-    v = v.mutate(clock=clock(v.day, v.minute))
-    items = v.vasopressors.split(";")
-    total = items.length().fill_null(0)
-    has_vasopressin = items.contains("vasopressin").fill_null(False).cast("int64")
-    non_vasopressin = total - has_vasopressin
-    counted = non_vasopressin
-    if settings.vasopressin_alone == "counts_as_vasopressor":
-        counted = non_vasopressin + has_vasopressin
-    inputs = {
-        "temperature_c": v.temperature_c,
-        "sbp_mmhg": v.sbp_mmhg,
-        "fluid_bolus": v.fluid_bolus,
-        "vasopressors_counted": counted,
-        "non_vasopressin_vasopressors": non_vasopressin,
-        "vasopressors_any": total,
-        "oxygen_device": v.oxygen_device,
-        "oxygen_flow_l_min": v.oxygen_flow_l_min,
-    }
-    fever_g, _ = domain_grade(crit, "fever", inputs, settings)
-    hyp_g, hyp_rule = domain_grade(crit, "hypotension", inputs, settings)
-    oxy_g, oxy_rule = domain_grade(crit, "hypoxia", inputs, settings)
-    v = v.mutate(
-        vasopressors_counted=counted,
-        fever=fever_g >= 1,
-        hypotension_grade=hyp_g,
-        hypotension_rule=hyp_rule,
-        hypoxia_grade=oxy_g,
-        hypoxia_rule=oxy_rule,
+    timed = timed_records(ws, "vitals", _VITALS)
+    v = grade_records(
+        crit,
+        settings,
+        timed,
+        _GRADED,
+        _vasopressor_counts(settings),
+        ("fever", "hypotension", "hypoxia"),
+        rules=("hypotension", "hypoxia"),
+        keep=("vasopressors_counted",),
     )
+    days = timed.select(d_patient="patient_id", d_day="day").distinct()
+    trig = _triggers(days, doses, settings)
+    masking = [str(a) for a in crit.file.param("fever_masking_agents")]
+    m = doses.filter(doses.agent.isin(masking) & (doses.status == "given"))
+    masked = days.join(m, [days.d_patient == m.patient_id, m.start_day <= days.d_day])
+    masks = masked.group_by(["d_patient", "d_day"]).aggregate(mask_end=masked.end_day.max())
+    masks = masks.rename(k_patient="d_patient", k_day="d_day")
+    out = v.left_join(trig, [v.patient_id == trig.d_patient, v.day == trig.d_day])
+    out = out.left_join(masks, [out.patient_id == masks.k_patient, out.day == masks.k_day])
+    return out.select(*v.columns, "trigger_day", "mask_end")
+
+
+def _triggers(days: ir.Table, doses: ir.Table, settings: CriteriaSettings) -> ir.Table:
+    """Per patient and study day (``d_patient, d_day``): the latest immune effector step a fever
+    that day follows (``trigger_day``, ``trigger_agent``, ``trigger_dose``, ``trigger_unit``)."""
+    crit = load_sign_criteria("astct_crs")
     agents = [str(a) for a in crit.file.param("immune_effector_agents")]
     steps = effector_steps(doses, agents)
     span = settings.crs_attribution_days
-    hits = v.filter(v.fever).join(
+    hits = days.join(
         steps,
         [
-            v.patient_id == steps.patient_id,
-            steps.step_day <= v.day,
-            steps.step_day + span >= v.day,
+            days.d_patient == steps.patient_id,
+            steps.step_day <= days.d_day,
+            steps.step_day + span >= days.d_day,
         ],
     )
-    trig = hits.group_by([hits.patient_id, hits.clock]).aggregate(
+    return hits.group_by(["d_patient", "d_day"]).aggregate(
         trigger_day=hits.step_day.max(),
         trigger_agent=arg_max(hits.agent, hits.step_day),
         trigger_dose=arg_max(hits.step_dose, hits.step_day),
         trigger_unit=arg_max(hits.step_unit, hits.step_day),
     )
-    trig = trig.rename(t_patient="patient_id", t_clock="clock")
-    out = v.left_join(trig, [v.patient_id == trig.t_patient, v.clock == trig.t_clock])
-    return out.drop("t_patient", "t_clock")
 
 
 def crs_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
@@ -124,96 +151,101 @@ def crs_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 
 def _crs_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     crit = load_sign_criteria("astct_crs")
-    doses = dose_days(ws)
+    # The doses columns read here (fewer columns, shorter SQL).
+    doses = dose_days(ws).select(
+        "patient_id", "agent", "dose", "dose_unit", "status", "start_day", "end_day"
+    )
     rec = crs_records(ws, settings, doses)
-    signs = rec.filter(rec.fever | (rec.hypotension_grade > 0) | (rec.hypoxia_grade > 0))
-    signs = islands(signs, "clock", settings.episode_gap_hours * 60)
-    onset_row = signs.fever & signs.trigger_day.notnull()
-    per_island = ibis.window(group_by=[signs.patient_id, signs.island])
-    signs = signs.mutate(
-        _onset=ibis.ifelse(onset_row, signs.clock, ibis.null("int64")).min().over(per_island),
-        _onset_day=ibis.ifelse(onset_row, signs.day, ibis.null("int64")).min().over(per_island),
+    fever = rec.fever_grade >= 1
+    signs = rec.filter(fever | (rec.hypotension_grade > 0) | (rec.hypoxia_grade > 0))
+    # Episodes over the times with a sign (records at one time share an episode): an attributed
+    # fever opens one, and it runs while signs follow within the gap.
+    times = signs.group_by(["patient_id", "clock", "day"]).aggregate(
+        _opens=((signs.fever_grade >= 1) & signs.trigger_day.notnull()).any()
     )
-    ep = signs.filter(signs._onset.notnull() & (signs.clock >= signs._onset))
-
-    masking = [str(a) for a in crit.file.param("fever_masking_agents")]
-    m = doses.filter(doses.agent.isin(masking) & (doses.status == "given"))
-    masked_keys = (
-        ep.join(
-            m,
-            [ep.patient_id == m.patient_id, m.start_day <= ep.day, m.end_day >= ep._onset_day],
-        )
-        .select(k_patient=ep.patient_id, k_clock=ep.clock)
-        .distinct()
-        .mutate(_dose_masked=ibis.literal(True))
+    times = islands(times, "clock", settings.episode_gap_hours * 60)
+    per_island = ibis.window(group_by=[times.patient_id, times.island])
+    times = times.mutate(
+        _onset=ibis.ifelse(times._opens, times.clock, None).min().over(per_island),
+        _onset_day=ibis.ifelse(times._opens, times.day, None).min().over(per_island),
     )
-    ep = ep.left_join(
-        masked_keys, [ep.patient_id == masked_keys.k_patient, ep.clock == masked_keys.k_clock]
-    ).drop("k_patient", "k_clock")
-    masked = ep._dose_masked.fill_null(False) | ep.antipyretic_given.fill_null(False)
-    signs_grade = ibis.greatest(ep.hypotension_grade, ep.hypoxia_grade)
+    times = times.filter(times._onset.notnull() & (times.clock >= times._onset))
+    times = times.select(
+        i_patient="patient_id", i_clock="clock", island="island", _onset_day="_onset_day"
+    )
+    ep = signs.join(times, [signs.patient_id == times.i_patient, signs.clock == times.i_clock])
+    # Fever is no longer required once a masking agent given by then lasts into the episode.
+    fever = ep.fever_grade >= 1
+    masked = (ep.mask_end >= ep._onset_day).fill_null(False) | ep.antipyretic_given.fill_null(False)
     row_grade = ibis.cases(
-        (ep.fever, ibis.greatest(signs_grade, ibis.literal(1, "int64"))),
-        (masked, signs_grade),
+        (fever, ibis.greatest(ep.hypotension_grade, ep.hypoxia_grade, ibis.literal(1, "int64"))),
+        (masked, ibis.greatest(ep.hypotension_grade, ep.hypoxia_grade)),
         else_=ibis.literal(0, "int64"),
     )
-    counts = ep.fever | masked
-    ep = ep.mutate(
-        row_grade=row_grade,
-        _hyp=ibis.ifelse(counts, ep.hypotension_grade, 0),
-        _oxy=ibis.ifelse(counts, ep.hypoxia_grade, 0),
-    )
-    graded = ep.filter(ep.row_grade > 0)
+    graded = ep.mutate(row_grade=row_grade)
+    graded = graded.filter(graded.row_grade > 0)
     agg = graded.group_by([graded.patient_id, graded.island]).aggregate(
         onset_day=graded.day.min(),
         _onset_clock=graded.clock.min(),
-        _onset_minute=arg_min(graded.minute, graded.clock),
+        onset_time=arg_min(graded.time, graded.clock),
         end_day=graded.day.max(),
-        _end_clock=graded.clock.max(),
-        _end_minute=arg_max(graded.minute, graded.clock),
+        end_time=arg_max(graded.time, graded.clock),
+        duration_hours=((graded.clock.max() - graded.clock.min()) / 60.0).round(1),
         max_grade=graded.row_grade.max(),
         fever_max_c=graded.temperature_c.max(),
         sbp_min_mmhg=graded.sbp_mmhg.min(),
-        hypotension_grade=graded._hyp.max(),
-        hypoxia_grade=graded._oxy.max(),
+        hypotension_grade=graded.hypotension_grade.max(),
+        hypoxia_grade=graded.hypoxia_grade.max(),
         vasopressors=graded.vasopressors.collect(distinct=True).join(";"),
         vasopressors_max=graded.vasopressors_counted.max(),
         oxygen_device=arg_max(
-            graded.oxygen_device, graded._oxy * 1000 + graded.oxygen_flow_l_min.fill_null(0)
+            graded.oxygen_device,
+            graded.hypoxia_grade * 1000 + graded.oxygen_flow_l_min.fill_null(0),
         ),
         oxygen_flow_max_l_min=graded.oxygen_flow_l_min.max(),
         fluid_bolus=graded.fluid_bolus.any(),
-        trigger_agent=arg_min(graded.trigger_agent, graded.clock),
-        trigger_day=arg_min(graded.trigger_day, graded.clock),
-        trigger_dose=arg_min(graded.trigger_dose, graded.clock),
-        trigger_unit=arg_min(graded.trigger_unit, graded.clock),
-        _hyp_rule=arg_max(graded.hypotension_rule, graded._hyp),
-        _oxy_rule=arg_max(graded.hypoxia_rule, graded._oxy),
+        _hyp_rule=arg_max(graded.hypotension_rule, graded.hypotension_grade),
+        _oxy_rule=arg_max(graded.hypoxia_rule, graded.hypoxia_grade),
     )
     agg = number_episodes(agg, "_onset_clock")
+    masking = [str(a) for a in crit.file.param("fever_masking_agents")]
     given = treatment_during(agg, doses, [*masking, "tocilizumab"])
-    agg = agg.left_join(
-        given, [agg.patient_id == given.e_patient, agg.episode == given.e_episode]
-    ).drop("e_patient", "e_episode")
+    labels = _device_labels()
+    # The episode's trigger is the step its onset fever (its first record) follows.
+    days = timed_records(ws, "vitals", _VITALS).select(d_patient="patient_id", d_day="day")
+    trig = _triggers(days.distinct(), doses, settings)
+    agg = (
+        agg.left_join(trig, [agg.patient_id == trig.d_patient, agg.onset_day == trig.d_day])
+        .left_join(given, [agg.patient_id == given.e_patient, agg.episode == given.e_episode])
+        .left_join(labels, agg.oxygen_device == labels.device)
+    )
+    agg = agg.select(*(c for c in agg.columns if c in CRS_COLUMNS or c in _FINISH_READS))
     return _finish(agg, crit.file.rule_version, crit.file.system)
 
 
-def _device_label(device: ir.StringValue) -> ir.StringValue:
+#: Columns besides CRS_COLUMNS that the explanation reads.
+_FINISH_READS = ("_hyp_rule", "_oxy_rule", "device_label", "trigger_dose", "trigger_unit")
+
+
+def _device_labels() -> ir.Table:
+    """``device, device_label``: the oxygen devices in words, as a constant table."""
     vocab = vocabulary("oxygen_device")
-    return ibis.cases(*((device == t.code, t.label.lower()) for t in vocab.terms), else_=device)
+    return constant_table(
+        {
+            "device": [t.code for t in vocab.terms],
+            "device_label": [t.label.lower() for t in vocab.terms],
+        }
+    )
 
 
 def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
-    onset = day_time_text(agg.onset_day, agg._onset_minute)
-    end = day_time_text(agg.end_day, agg._end_minute)
-    hours = ((agg._end_clock - agg._onset_clock) / 60.0).round(1)
     pressors = agg.vasopressors.replace(";", ", ")
-    g = agg.max_grade.cast("string")
     fever = ibis.ifelse(
         agg.fever_max_c >= 38.0,
         ibis.literal("fever up to ") + num_text(agg.fever_max_c) + " °C",
         ibis.literal("no fever after antipyretic or anti-cytokine therapy"),
     )
+    lowest = (ibis.literal(" (lowest SBP ") + num_text(agg.sbp_min_mmhg) + " mmHg)").fill_null("")
     hypotension = ibis.cases(
         (
             agg.hypotension_grade == 4,
@@ -226,11 +258,7 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
         (
             agg.hypotension_grade == 3,
             ibis.literal("; hypotension")
-            + ibis.ifelse(
-                agg.sbp_min_mmhg.notnull(),
-                ibis.literal(" (lowest SBP ") + num_text(agg.sbp_min_mmhg) + " mmHg)",
-                "",
-            )
+            + lowest
             + " requiring one vasopressor ("
             + pressors
             + ") = grade 3",
@@ -238,26 +266,18 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
         (
             agg.hypotension_grade == 2,
             ibis.literal("; hypotension")
-            + ibis.ifelse(
-                agg.sbp_min_mmhg.notnull(),
-                ibis.literal(" (lowest SBP ") + num_text(agg.sbp_min_mmhg) + " mmHg)",
-                "",
-            )
+            + lowest
             + " not requiring vasopressors"
             + ibis.ifelse(agg.fluid_bolus.fill_null(False), " (fluid bolus)", "")
             + " = grade 2",
         ),
         else_="",
     )
-    flow = ibis.ifelse(
-        agg.oxygen_flow_max_l_min.notnull(),
-        ibis.literal(" ") + num_text(agg.oxygen_flow_max_l_min) + " L/min",
-        "",
-    )
+    flow = (ibis.literal(" ") + num_text(agg.oxygen_flow_max_l_min) + " L/min").fill_null("")
     hypoxia = ibis.ifelse(
         agg.hypoxia_grade > 0,
         ibis.literal("; hypoxia needing oxygen by ")
-        + _device_label(agg.oxygen_device)
+        + agg.device_label.fill_null(agg.oxygen_device)
         + flow
         + " = grade "
         + agg.hypoxia_grade.cast("string"),
@@ -280,13 +300,13 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
     )
     explanation = (
         ibis.literal("grade ")
-        + g
+        + agg.max_grade.cast("string")
         + f" CRS ({system}) from "
-        + onset
+        + day_time_label(agg.onset_day, agg.onset_time)
         + " to "
-        + end
+        + day_time_label(agg.end_day, agg.end_time)
         + " ("
-        + num_text(hours)
+        + num_text(agg.duration_hours)
         + " h)"
         + trigger
         + ": "
@@ -314,9 +334,9 @@ def _finish(agg: ir.Table, rule_version: str, system: str) -> ir.Table:
         }
     )
     return agg.mutate(
-        onset_time=hhmm(agg._onset_minute),
-        end_time=hhmm(agg._end_minute),
-        duration_hours=hours,
+        # hhmm() of a missing time gave ':'; kept so the output does not change.
+        onset_time=agg.onset_time.fill_null(":"),
+        end_time=agg.end_time.fill_null(":"),
         rule_id=rule_id,
         rule_version=ibis.literal(rule_version),
         inputs=inputs,

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
+
+from bvall.criteria.expressions import Workspace, clock, minutes_of, study_day
+
+
+def timed_records(ws: Workspace, name: str, columns: Sequence[str]) -> ir.Table:
+    """``patient_id, day, time, clock`` and ``columns`` of the records of cohort table ``name``
+    that have a study day (recorded, or from the date and the patient's D1).
+
+    Only the columns a derivation reads are carried, which keeps its SQL short.
+    """
+    t = ws.table(name)
+    t = t.select("patient_id", "date", "study_day", "time", *columns)
+    joined = t.left_join(ws.d1(), "patient_id")
+    dated = joined.select("patient_id", "time", *columns, day=study_day(joined))
+    dated = dated.filter(dated.day.notnull())
+    return dated.mutate(clock=clock(dated.day, minutes_of(dated.time)))
 
 
 def islands(t: ir.Table, time: str, gap_minutes: float) -> ir.Table:
@@ -29,6 +47,15 @@ def day_time_text(day: ir.IntegerValue, minute: ir.IntegerValue) -> ir.StringVal
     mm = (minute % 60).cast("string").lpad(2, "0")
     head = ibis.literal("D") + day.cast("string")
     return ibis.ifelse(minute.isnull(), head, head + " " + hh + ":" + mm)
+
+
+def day_time_label(day: ir.IntegerValue, time: ir.StringValue) -> ir.StringValue:
+    """``D1 16:00`` (or ``D1`` with no time) from a study day and an ``HH:MM`` time.
+
+    The same text as :func:`day_time_text` for a validated time (``hhmm`` of its minutes gives
+    the time back), in a shorter expression.
+    """
+    return ibis.literal("D") + day.cast("string") + (ibis.literal(" ") + time).fill_null("")
 
 
 def number_episodes(t: ir.Table, start: str) -> ir.Table:

@@ -12,19 +12,17 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from bvall.criteria.episodes import day_time_text, hhmm, islands, number_episodes
+from bvall.criteria.episodes import day_time_label, islands, number_episodes, timed_records
 from bvall.criteria.exposure import dose_days, exposure_spans, treatment_during
 from bvall.criteria.expressions import (
     Workspace,
     arg_max,
     arg_min,
-    clock,
     json_text,
-    minutes_of,
     num_text,
 )
 from bvall.criteria.settings import CriteriaSettings
-from bvall.criteria.sign_criteria import domain_grade, load_sign_criteria
+from bvall.criteria.sign_criteria import grade_records, load_sign_criteria
 
 ICANS_COLUMNS = (
     "patient_id",
@@ -59,38 +57,25 @@ _WORDS = {
 }
 
 
+_FINDINGS = ("ice_score", "consciousness", "seizure", "motor_findings", "raised_icp")
+
+
 def icans_records(ws: Workspace, settings: CriteriaSettings, doses: ir.Table) -> ir.Table:
-    """Every neurological assessment with its domain grades, ``icans_grade`` and whether it can
-    be ICANS (``attributable``: within the exposure window and not due to another cause)."""
+    """Every neurological assessment (``patient_id, day, time, clock``, ``ice_score``,
+    ``symptoms``) with its domain grades (``<domain>_grade``), ``icans_grade``, ``icans_rule`` and
+    whether it can be ICANS (``attributable``: within the exposure window and not due to another
+    cause). The other findings are read through their grades only."""
     crit = load_sign_criteria("astct_icans")
-    n = ws.with_day("neuro_assessments")
-    n = n.filter(n.day.notnull())
-    n = n.mutate(minute=minutes_of(n.time))
-    n = n.mutate(clock=clock(n.day, n.minute))
-    inputs = {
-        "ice_score": n.ice_score,
-        "consciousness": n.consciousness,
-        "seizure": n.seizure,
-        "motor_findings": n.motor_findings,
-        "raised_icp": n.raised_icp,
-    }
-    grades = {}
-    rules = {}
-    for d in _DOMAINS:
-        grades[d], rules[d] = domain_grade(crit, d, inputs, settings)
-    worst = ibis.greatest(*grades.values())
-    rule = ibis.cases(*((grades[d] == worst, rules[d]) for d in _DOMAINS), else_=None)
+    n = timed_records(ws, "neuro_assessments", (*_FINDINGS, "other_cause", "symptoms"))
+    n = grade_records(crit, settings, n, _FINDINGS, lambda t: {}, _DOMAINS, worst="icans")
     agents = [str(a) for a in crit.file.param("immune_effector_agents")]
     spans = exposure_spans(doses, agents).rename(s_patient="patient_id")
-    n = n.left_join(spans, n.patient_id == spans.s_patient).drop("s_patient")
-    inside = (n.day >= n.first_day) & (n.day <= n.last_day + settings.icans_attribution_days)
-    attributable = inside.fill_null(False) & ~n.other_cause.fill_null(False)
-    return n.mutate(
-        **{f"{d}_grade": grades[d] for d in _DOMAINS},
-        icans_grade=worst,
-        icans_rule=rule,
-        attributable=attributable,
-    )
+    joined = n.left_join(spans, n.patient_id == spans.s_patient)
+    last = joined.last_day + settings.icans_attribution_days
+    inside = (joined.day >= joined.first_day) & (joined.day <= last)
+    attributable = inside.fill_null(False) & ~joined.other_cause.fill_null(False)
+    kept = [c for c in n.columns if c not in _FINDINGS[1:] and c != "other_cause"]
+    return joined.select(*kept, attributable=attributable)
 
 
 def icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
@@ -104,58 +89,57 @@ def _icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     rec = icans_records(ws, settings, doses)
     pos = rec.filter(rec.attributable & (rec.icans_grade > 0))
     pos = islands(pos, "clock", settings.episode_gap_hours * 60)
+    worst_first = pos.icans_grade * 100000 - pos.clock
     agg = pos.group_by([pos.patient_id, pos.island]).aggregate(
         onset_day=pos.day.min(),
         _onset_clock=pos.clock.min(),
-        _onset_minute=arg_min(pos.minute, pos.clock),
+        onset_time=arg_min(pos.time, pos.clock),
         end_day=pos.day.max(),
-        _end_clock=pos.clock.max(),
-        _end_minute=arg_max(pos.minute, pos.clock),
+        end_time=arg_max(pos.time, pos.clock),
+        duration_hours=((pos.clock.max() - pos.clock.min()) / 60.0).round(1),
         max_grade=pos.icans_grade.max(),
         ice_min=pos.ice_score.min(),
         **{f"{d}_grade": pos[f"{d}_grade"].max() for d in _DOMAINS},
-        symptoms=arg_max(pos.symptoms, pos.icans_grade * 100000 - pos.clock),
-        rule_id=arg_max(pos.icans_rule, pos.icans_grade * 100000 - pos.clock),
+        symptoms=arg_max(pos.symptoms, worst_first),
+        rule_id=arg_max(pos.icans_rule, worst_first),
     )
     agg = number_episodes(agg, "_onset_clock")
-    given = treatment_during(agg, doses, ["dexamethasone", "prednisone", "tocilizumab"])
-    agg = agg.left_join(
-        given, [agg.patient_id == given.e_patient, agg.episode == given.e_episode]
-    ).drop("e_patient", "e_episode")
-    hours = ((agg._end_clock - agg._onset_clock) / 60.0).round(1)
-    parts = [
-        ibis.ifelse(
-            agg[f"{d}_grade"] > 0,
-            (
-                ibis.literal("; ICE score ") + agg.ice_min.cast("string")
-                if d == "ice"
-                else ibis.literal(f"; {_WORDS[d]}")
-            )
-            + " = grade "
-            + agg[f"{d}_grade"].cast("string"),
-            "",
+    used = doses.select(
+        "patient_id", "agent", "dose", "dose_unit", "status", "start_day", "end_day"
+    )
+    given = treatment_during(agg, used, ["dexamethasone", "prednisone", "tocilizumab"])
+    agg = agg.left_join(given, [agg.patient_id == given.e_patient, agg.episode == given.e_episode])
+    agg = agg.select(*(c for c in agg.columns if c in ICANS_COLUMNS))
+    findings = [
+        (
+            ibis.literal("; ICE score ") + agg.ice_min.cast("string")
+            if d == "ice"
+            else ibis.literal(f"; {_WORDS[d]}")
         )
+        + " = grade "
+        + agg[f"{d}_grade"].cast("string")
         for d in _DOMAINS
     ]
-    findings = parts[0]
-    for p in parts[1:]:
-        findings = findings + p
+    shown = [
+        ibis.ifelse(agg[f"{d}_grade"] > 0, p, "") for d, p in zip(_DOMAINS, findings, strict=True)
+    ]
+    text = shown[0]
+    for part in shown[1:]:
+        text = text + part
     explanation = (
         ibis.literal("grade ")
         + agg.max_grade.cast("string")
         + f" ICANS ({crit.file.system}) from "
-        + day_time_text(agg.onset_day, agg._onset_minute)
+        + day_time_label(agg.onset_day, agg.onset_time)
         + " to "
-        + day_time_text(agg.end_day, agg._end_minute)
+        + day_time_label(agg.end_day, agg.end_time)
         + " ("
-        + num_text(hours)
+        + num_text(agg.duration_hours)
         + " h)"
-        + ibis.ifelse(agg.symptoms.notnull(), ibis.literal(", ") + agg.symptoms, "")
-        + findings.re_replace(r"^; ", ": ")
-        + ibis.ifelse(
-            agg.treatment.notnull(),
-            ibis.literal("; managed with ") + agg.treatment,
-            ibis.literal("; no corticosteroid recorded"),
+        + (ibis.literal(", ") + agg.symptoms).fill_null("")
+        + text.re_replace(r"^; ", ": ")
+        + (ibis.literal("; managed with ") + agg.treatment).fill_null(
+            "; no corticosteroid recorded"
         )
     )
     inputs = json_text(
@@ -166,9 +150,9 @@ def _icans_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         }
     )
     return agg.mutate(
-        onset_time=hhmm(agg._onset_minute),
-        end_time=hhmm(agg._end_minute),
-        duration_hours=hours,
+        # hhmm() of a missing time gave ':'; kept so the output does not change.
+        onset_time=agg.onset_time.fill_null(":"),
+        end_time=agg.end_time.fill_null(":"),
         rule_version=ibis.literal(crit.file.rule_version),
         inputs=inputs,
         explanation=explanation,

@@ -3,23 +3,26 @@
 A row grades one parameter (fever, hypotension, hypoxia) or domain (ICE, consciousness, seizure,
 motor, raised ICP) from one input of a vital-signs or neurological record, by a comparison
 (``comparator`` with ``value`` or ``value_setting``), a list of vocabulary ``codes``, or an oxygen
-``devices`` list with an optional flow condition. :func:`domain_grade` turns the rows of one
-domain into an Ibis expression: the most severe grade whose row holds, else 0.
+``devices`` list with an optional flow condition. :func:`grade_records` joins the rows, as a
+constant table, to the records' values: a domain's grade is the most severe grade whose row holds,
+else 0.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from bvall.cohort.vocab import vocabulary
+from bvall.criteria.expressions import constant_table
 from bvall.criteria.rules import RuleFile, check_row, check_unique, load_rule_file
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import SpecError
@@ -213,51 +216,131 @@ def build_sign_criteria(file: RuleFile) -> SignCriteria:
     return _build(file)
 
 
-def _row_condition(
-    row: SignCriterion, inputs: Mapping[str, ir.Value], settings: CriteriaSettings
-) -> ir.BooleanValue:
-    value = inputs[row.input]
-    if row.codes:
-        cond = value.isin(list(row.codes))
-        if row.flow is not None:
-            op, limit = row.flow
-            flow = inputs["oxygen_flow_l_min"]
-            flow_ok = _cmp(flow, op, limit)
-            # No flow recorded: only a '<=' (low-flow) row can hold, as the device suggests.
-            cond = cond & (flow_ok if op in (">", ">=") else flow_ok.fill_null(True))
-        return cond.fill_null(False)
-    if row.comparator == "is_true":
-        return value.fill_null(False)
-    return _cmp(value, row.comparator or ">=", row.threshold(settings)).fill_null(False)
+#: Each comparator as the signs of ``value - threshold`` it accepts (lowest, highest): one
+#: comparison in the SQL serves every comparator. ``is_true`` is ``value = 1`` (true).
+_SIGNS = {"<": (-1, -1), "<=": (-1, 0), ">": (1, 1), ">=": (0, 1), "is_true": (0, 0)}
 
 
-def _cmp(x: ir.Value, op: str, limit: float) -> ir.BooleanValue:
-    if op == "<":
-        return x < limit
-    if op == "<=":
-        return x <= limit
-    if op == ">":
-        return x > limit
-    return x >= limit
+def criteria_table(
+    criteria: SignCriteria, settings: CriteriaSettings, domains: Sequence[str]
+) -> ir.Table:
+    """The rows of ``domains`` as a constant table, one row per criterion and code.
+
+    Columns: ``c_domain``, ``c_grade``, ``c_rule``, ``c_input``; a comparison holds when the
+    sign of ``value - c_value`` lies in ``c_lo..c_hi`` (:data:`_SIGNS`), a code row when the
+    value is ``c_code`` and the sign of ``flow - c_flow_value`` lies in
+    ``c_flow_lo..c_flow_hi`` (``c_flow_missing`` when no flow is recorded). ``c_rank`` orders
+    the rows by severity (grade descending, then ``domains`` order, then file order): the first
+    holding row of a domain gives its grade and rule; the first holding row of all gives the
+    worst grade's rule, the domain listed first winning a tie.
+    """
+    ranked = sorted(
+        (r for r in criteria.rows if r.domain in domains),
+        key=lambda r: (-r.grade, domains.index(r.domain)),
+    )
+    cols: dict[str, list[Any]] = defaultdict(list)
+    for rank, r in enumerate(ranked):
+        for code in r.codes or (None,):
+            cols["c_domain"].append(r.domain)
+            cols["c_grade"].append(r.grade)
+            cols["c_rank"].append(rank)
+            cols["c_rule"].append(r.rule_id)
+            cols["c_input"].append(r.input)
+            cols["c_code"].append(code)
+            if r.codes:
+                lo, hi, value = None, None, None
+            elif r.comparator == "is_true":
+                lo, hi, value = 0, 0, 1.0
+            else:
+                lo, hi = _SIGNS[r.comparator or ">="]
+                value = r.threshold(settings)
+            cols["c_value"].append(value)
+            cols["c_lo"].append(lo)
+            cols["c_hi"].append(hi)
+            # No flow condition: any flow, or none, holds. A low-flow ('<=') condition holds
+            # with no flow recorded, as the device suggests; a high-flow one does not.
+            op, limit = r.flow if r.flow else ("any", 0.0)
+            flow_lo, flow_hi = _SIGNS[op] if r.flow else (-1, 1)
+            cols["c_flow_value"].append(limit)
+            cols["c_flow_lo"].append(flow_lo)
+            cols["c_flow_hi"].append(flow_hi)
+            cols["c_flow_missing"].append(r.flow is None or op in ("<", "<="))
+    types = {
+        "c_domain": pa.string(),
+        "c_grade": pa.int64(),
+        "c_rank": pa.int64(),
+        "c_rule": pa.string(),
+        "c_input": pa.string(),
+        "c_code": pa.string(),
+        "c_value": pa.float64(),
+        "c_lo": pa.int64(),
+        "c_hi": pa.int64(),
+        "c_flow_value": pa.float64(),
+        "c_flow_lo": pa.int64(),
+        "c_flow_hi": pa.int64(),
+        "c_flow_missing": pa.bool_(),
+    }
+    return constant_table(pa.table({k: pa.array(cols[k], t) for k, t in types.items()}))
 
 
-def domain_grade(
+def grade_records(
     criteria: SignCriteria,
-    domain: str,
-    inputs: Mapping[str, ir.Value],
     settings: CriteriaSettings,
-) -> tuple[ir.IntegerValue, ir.StringValue]:
-    """The grade (0 when no row holds) and rule id of ``domain`` for each record."""
-    rows = criteria.domain(domain)
-    grade = ibis.cases(
-        *((_row_condition(r, inputs, settings), ibis.literal(r.grade, "int64")) for r in rows),
-        else_=ibis.literal(0, "int64"),
+    records: ir.Table,
+    keys: Sequence[str],
+    inputs: Callable[[ir.Table], Mapping[str, ir.Value]],
+    domains: Sequence[str],
+    *,
+    rules: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    worst: str | None = None,
+) -> ir.Table:
+    """``records`` with the grade of each of ``domains`` (``<domain>_grade``, 0 when no row
+    holds) and the rule id of each domain in ``rules`` (``<domain>_rule``).
+
+    The criteria are rows of a constant table (:func:`criteria_table`) joined to the records'
+    values, so the SQL does not grow with the number of rows. ``keys`` are the record columns
+    the grades depend on; each distinct combination is graded once and joined back (NULL
+    matching NULL). ``inputs`` makes further criteria inputs from a table of ``keys``; those
+    named in ``keep`` are added to the records too. ``worst`` adds ``<worst>_grade`` (the most
+    severe domain grade) and ``<worst>_rule`` (its rule; the domain listed first wins a tie).
+    """
+    crit = criteria_table(criteria, settings, domains)
+    values = records.select(*keys).distinct()
+    values = values.mutate(**inputs(values))
+    used = sorted({r.input for r in criteria.rows if r.domain in domains})
+    coded = [n for n in used if INPUTS[n] is not None]
+    numeric = [n for n in used if INPUTS[n] is None]
+
+    def pick(names: list[str], cast: str) -> ir.Value:
+        if not names:
+            return ibis.null(cast)
+        return ibis.cases(*((crit.c_input == n, values[n].cast(cast)) for n in names))
+
+    def within(x: ir.Value, limit: ir.Value, lo: ir.Value, hi: ir.Value) -> ir.BooleanValue:
+        return (x - limit).sign().between(lo, hi)
+
+    holds = ibis.ifelse(
+        crit.c_code.isnull(),
+        within(pick(numeric, "float64"), crit.c_value, crit.c_lo, crit.c_hi),
+        pick(coded, "string") == crit.c_code,
     )
-    rule = ibis.cases(
-        *((_row_condition(r, inputs, settings), ibis.literal(r.rule_id)) for r in rows),
-        else_=ibis.null("string"),
-    )
-    return grade, rule
+    if "oxygen_flow_l_min" in values.columns:
+        flow = within(values.oxygen_flow_l_min, crit.c_flow_value, crit.c_flow_lo, crit.c_flow_hi)
+        holds = holds & flow.fill_null(crit.c_flow_missing)
+    j = values.left_join(crit, holds.fill_null(False))
+    aggregates: dict[str, ir.Value] = {}
+    for d in domains:
+        aggregates[f"{d}_grade"] = j.c_grade.max(where=j.c_domain == d).fill_null(0)
+        if d in rules:
+            aggregates[f"{d}_rule"] = j.c_rule.argmin(j.c_rank, where=j.c_domain == d)
+    if worst is not None:
+        aggregates[f"{worst}_grade"] = j.c_grade.max().fill_null(0)
+        aggregates[f"{worst}_rule"] = j.c_rule.argmin(j.c_rank)
+    graded = j.group_by([*keys, *keep]).aggregate(**aggregates)
+    graded = graded.rename({f"g_{k}": k for k in keys})
+    out = records.join(graded, [records[k].identical_to(graded[f"g_{k}"]) for k in keys])
+    return out.select(*records.columns, *keep, *aggregates)
 
 
 def published(criteria: SignCriteria, domain: str, grade: int) -> str:
