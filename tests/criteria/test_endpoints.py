@@ -310,3 +310,26 @@ def test_days_below_threshold_are_strict_and_measured() -> None:
         row = con.to_pyarrow(days_below(prepared, win, {"anc": 0.5}, s)).to_pylist()[0]
         # measured: days 2, 4, 6; duration adds the unmeasured day 5 between 4 and 6.
         assert (row["below"], row["measured"]) == (expected, 6), setting
+
+
+def test_best_response_day_is_the_first_day_of_the_best_response() -> None:
+    """Two CR marrows in induction (D14, D30): the best response is CR, documented first on
+    D14; the later CR is not the best response's day (ties are broken by the earliest day, not
+    by the order of the rows)."""
+    b = Builder()
+    b.patient("T1")
+    for day in (30, 14):  # rows out of day order
+        b.add(
+            "marrow_assessments",
+            patient_id="T1",
+            timepoint="d14_21" if day == 14 else "pre_consolidation",
+            study_day=day,
+            blasts_percent=1.0,
+            circulating_blasts=False,
+            extramedullary_disease=False,
+            trilineage_hematopoiesis=True,
+        )
+        b.lab("T1", "anc", day, 2.0, "10^9/L", 1.8, 6.3)
+        b.lab("T1", "platelets", day, 150.0, "10^9/L", 125.0, 350.0)
+    t1 = _rows(b.cohort())["T1"]
+    assert (t1["best_response"], t1["best_response_day"], t1["cr_day"]) == ("CR", 14, 14)

@@ -283,3 +283,31 @@ def _identifier(key: str) -> str:
     if not key.replace("_", "").isalnum():
         raise ValueError(f"workspace step key {key!r} must be letters, digits and '_'")
     return key
+
+
+# --- lean statements ---------------------------------------------------------------------------
+#
+# DuckDB's cost for a plan's statement grows with the length of its SQL (parsing, binding and
+# optimising), not with the rows. Ibis lists every column of a table in each nested SELECT and
+# inlines a column's expression wherever a merged projection uses it, so a derivation keeps its
+# statements short by reading only the columns it needs and by computing an expression in the
+# statement layer below the ones that use it.
+
+
+def dated(
+    ws: Workspace,
+    name: str,
+    columns: Sequence[str],
+    day: str = "study_day",
+    date: str = "date",
+) -> ir.Table:
+    """``columns`` of the cohort table ``name`` and its study ``day`` (as
+    :meth:`Workspace.with_day`, without carrying the table's other columns through the SQL)."""
+    t = ws.table(name)
+    d1 = ws.d1()
+    joined = t.left_join(d1, t.patient_id == d1.patient_id)
+    from_date = (t[date].delta(d1.d1_date, unit="day") + 1).cast("int64")
+    out: ir.Table = joined.select(
+        *(t[c] for c in columns), day=t[day].cast("int64").fill_null(from_date)
+    )
+    return out

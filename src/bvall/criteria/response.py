@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 from bvall.criteria.expressions import (
     Workspace,
     arg_max,
-    arg_min,
+    dated,
     json_text,
     num_text,
 )
@@ -49,25 +49,29 @@ RANK = {"CR": 5, "CRh": 4, "CRi": 4, "NR": 2, "PD": 1, "relapse": 0}
 _DIAGNOSIS_TIMEPOINTS = ("diagnosis",)
 
 
-def _nearest_count(m: ir.Table, labs: ir.Table, test: str, window: int) -> ir.Table:
-    c = labs.filter((labs.test == test) & labs.day.notnull() & labs.factor.notnull())
-    j = m.select("m_key", "m_patient", "m_day").join(
+def _nearest_counts(m: ir.Table, labs: ir.Table, window: int) -> ir.Table:
+    """Per marrow (``m_key``), the ANC and platelet value nearest its day within ``window`` days
+    (same day first, then the earlier day on a tie): structs ``anc``/``platelets`` of
+    ``value, qualifier, day``, both tests in one join."""
+    c = labs.filter(
+        labs.test.isin(["anc", "platelets"]) & labs.day.notnull() & labs.factor.notnull()
+    )
+    keys = m.select("m_key", "m_patient", "m_day")
+    j = keys.join(
         c,
         [
-            m.m_patient == c.patient_id,
-            c.day >= m.m_day - window,
-            c.day <= m.m_day + window,
+            keys.m_patient == c.patient_id,
+            c.day >= keys.m_day - window,
+            c.day <= keys.m_day + window,
         ],
+    ).select(
+        keys.m_key,
+        c.test,
+        nearest=ibis.struct({"value": c.value_si, "qualifier": c.qualifier, "day": c.day}),
+        _d=(c.day - keys.m_day).abs() * 2 + (c.day > keys.m_day).cast("int64"),
     )
-    dist = (j.day - j.m_day).abs() * 2 + (j.day > j.m_day).cast("int64")
-    j = j.mutate(_d=dist)
-    best = j.group_by("m_key").aggregate(
-        value=arg_min(j.value_si, j._d),
-        qualifier=arg_min(j.qualifier, j._d),
-        day=arg_min(j.day, j._d),
-    )
-    return best.rename(
-        **{f"{test}_key": "m_key", test: "value", f"{test}_q": "qualifier", f"{test}_day": "day"}
+    return j.group_by("m_key").aggregate(
+        **{test: j.nearest.argmin(j._d, where=j.test == test) for test in ("anc", "platelets")}
     )
 
 
@@ -77,78 +81,111 @@ def response_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     return ws.cached("responses", lambda: _responses(ws, settings))
 
 
+_MARROW_COLUMNS = (
+    "patient_id",
+    "timepoint",
+    "blasts_percent",
+    "trilineage_hematopoiesis",
+    "mrd_status",
+    "mrd_level",
+    "mrd_sensitivity",
+    "circulating_blasts",
+    "extramedullary_disease",
+    "response_reported",
+)
+
+
 def _responses(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
+    # Three statement layers, each computing what the next reads as columns (so no expression is
+    # repeated in the SQL): the marrow joined to its counts, diagnostic marrow and patient, with
+    # the CR criteria; the first classification and the first CR day (a window); the response,
+    # its source and the explanation.
     rf = load_rule_file("nccn_response")
     p = rf.meta["parameters"]
     blast_cut = float(p["cr_marrow_blasts_below_percent"])
     pd_pct = float(p["pd_blast_increase_percent"])
     op = settings.count_recovery_comparator
-    m = ws.with_day("marrow_assessments")
-    diag = m.filter(m.timepoint.isin(list(_DIAGNOSIS_TIMEPOINTS)) | (m.day <= 0))
-    diag = (
-        diag.group_by("patient_id")
-        .aggregate(diag_blasts=arg_max(diag.blasts_percent, diag.day.fill_null(-100000)))
-        .rename(d_patient="patient_id")
+    all_m = dated(ws, "marrow_assessments", _MARROW_COLUMNS)
+    diag = all_m.filter(all_m.timepoint.isin(list(_DIAGNOSIS_TIMEPOINTS)) | (all_m.day <= 0))
+    diag = diag.group_by(d_patient=diag.patient_id).aggregate(
+        diag_blasts=arg_max(diag.blasts_percent, diag.day.fill_null(-100000))
     )
-    m = m.filter(~m.timepoint.isin(list(_DIAGNOSIS_TIMEPOINTS)) & (m.day.isnull() | (m.day >= 1)))
+    m = all_m.filter(
+        ~all_m.timepoint.isin(list(_DIAGNOSIS_TIMEPOINTS)) & (all_m.day.isnull() | (all_m.day >= 1))
+    )
     m = m.mutate(
         m_key=m.patient_id + "|" + m.timepoint + "|" + m.day.cast("string").fill_null("?"),
         m_patient=m.patient_id,
         m_day=m.day,
     )
-    labs = cohort_labs(ws, settings)
-    window = settings.response_counts_window_days
-    anc = _nearest_count(m, labs, "anc", window)
-    plt = _nearest_count(m, labs, "platelets", window)
-    m = m.left_join(anc, m.m_key == anc.anc_key).drop("anc_key")
-    m = m.left_join(plt, m.m_key == plt.platelets_key).drop("platelets_key")
-    m = m.left_join(diag, m.patient_id == diag.d_patient).drop("d_patient")
-    patients = ws.table("patients").select(e_patient="patient_id", emd0="extramedullary_disease")
-    m = m.left_join(patients, m.patient_id == patients.e_patient).drop("e_patient")
-
+    counts = _nearest_counts(m, cohort_labs(ws, settings), settings.response_counts_window_days)
+    patients = ws.table("patients")
+    j = (
+        m.left_join(counts, m.m_key == counts.m_key)
+        .left_join(diag, m.patient_id == diag.d_patient)
+        .left_join(patients, m.patient_id == patients.patient_id)
+    )
+    anc, plt = counts.anc, counts.platelets
     blasts = m.blasts_percent
     low_blasts = blasts < blast_cut
     core = (
         low_blasts & ~m.circulating_blasts & ~m.extramedullary_disease & m.trilineage_hematopoiesis
     )
-    anc_ok = compare(m.anc, op, ibis.literal(float(p["anc_recovery"])), m.anc_q)
-    plt_ok = compare(m.platelets, op, ibis.literal(float(p["platelet_recovery"])), m.platelets_q)
-    counts_ok = anc_ok & plt_ok
-    progression = (blasts >= m.diag_blasts * (1 + pd_pct / 100.0)) | (
-        m.extramedullary_disease & ~m.emd0.fill_null(True)
+    anc_ok = compare(anc["value"], op, ibis.literal(float(p["anc_recovery"])), anc["qualifier"])
+    plt_ok = compare(
+        plt["value"], op, ibis.literal(float(p["platelet_recovery"])), plt["qualifier"]
+    )
+    progression = (blasts >= diag.diag_blasts * (1 + pd_pct / 100.0)) | (
+        m.extramedullary_disease & ~patients.extramedullary_disease.fill_null(True)
+    )
+    counts_day = anc["day"].fill_null(plt["day"])
+    count_text = (
+        ibis.literal("ANC ")
+        + num_text(anc["value"]).fill_null("not measured")
+        + ", platelets "
+        + num_text(plt["value"]).fill_null("not measured")
+        + " ×10⁹/L"
+        + (ibis.literal(" (D") + counts_day.cast("string") + ")").fill_null("")
+    )
+    m = j.select(
+        *(m[c] for c in ("patient_id", "timepoint", "day", "blasts_percent")),
+        anc=anc["value"],
+        platelets=plt["value"],
+        counts_day=counts_day,
+        **{c: m[c] for c in _MARROW_COLUMNS[3:]},
+        mrd_negative=_mrd_negative(m, settings),
+        diag_blasts=diag.diag_blasts,
+        _low=low_blasts,
+        _core=core,
+        _counts_ok=anc_ok & plt_ok,
+        _progression=progression,
+        _blasts_text=ibis.literal("marrow blasts ")
+        + (num_text(blasts) + " %").fill_null("not recorded"),
+        _count_text=count_text,
     )
     first = ibis.cases(
-        (core & counts_ok, "CR"),
-        (core & ~counts_ok, "CRi"),
-        (~low_blasts & progression, "PD"),
-        (~low_blasts, "NR"),
-        (~core & low_blasts.notnull(), "NR"),
+        (m._core & m._counts_ok, "CR"),
+        (m._core & ~m._counts_ok, "CRi"),
+        (~m._low & m._progression, "PD"),
+        (~m._low, "NR"),
+        (~m._core & m._low.notnull(), "NR"),
         else_=ibis.null("string"),
     )
-    m = m.mutate(_first=first)
-    per_patient = ibis.window(group_by=m.patient_id)
-    remission_day = ibis.ifelse(m._first.isin(["CR", "CRi"]), m.day, ibis.null("int64"))
-    m = m.mutate(_cr_day=remission_day.min().over(per_patient))
-    relapse_cut = blasts > blast_cut if settings.relapse_marrow_blasts == "gt_5" else blasts >= 25.0
-    relapsed = (m.day > m._cr_day) & (
+    remission_day = ibis.ifelse(first.isin(["CR", "CRi"]), m.day, ibis.null("int64"))
+    cr_day = remission_day.min().over(ibis.window(group_by=m.patient_id))
+    relapse_cut = (
+        m.blasts_percent > blast_cut
+        if settings.relapse_marrow_blasts == "gt_5"
+        else m.blasts_percent >= 25.0
+    )
+    relapsed = (m.day > cr_day) & (
         relapse_cut
         | m.circulating_blasts.fill_null(False)
         | m.extramedullary_disease.fill_null(False)
     )
-    derived = ibis.ifelse(relapsed.fill_null(False), "relapse", m._first)
-    response = derived.fill_null(m.response_reported)
-    source = ibis.cases(
-        (derived.notnull(), "derived"),
-        (m.response_reported.notnull(), "reported"),
-        else_="missing",
-    )
-    mrd = _mrd_negative(m, settings)
     m = m.mutate(
-        response_derived=derived,
-        response=response,
-        response_source=source,
-        mrd_negative=mrd,
-        counts_day=m.anc_day.fill_null(m.platelets_day),
+        _cr_day=cr_day,
+        response_derived=ibis.ifelse(relapsed.fill_null(False), "relapse", first),
     )
     return _finish(m, rf, settings, blast_cut, op)
 
@@ -175,38 +212,41 @@ def _finish(
     m: ir.Table, rf: RuleFile, settings: CriteriaSettings, blast_cut: float, op: str
 ) -> ir.Table:
     op_text = {">=": "≥", ">": ">"}[op]
-    counts = (
-        ibis.literal("ANC ")
-        + num_text(m.anc).fill_null("not measured")
-        + ", platelets "
-        + num_text(m.platelets).fill_null("not measured")
-        + " ×10⁹/L"
-        + ibis.ifelse(
-            m.counts_day.notnull(), ibis.literal(" (D") + m.counts_day.cast("string") + ")", ""
-        )
+    derived = m.response_derived
+    # The explanation: "<response>: " (or how it was reported), the marrow blasts, what of the
+    # category they meet, the blood counts where the category reads them, then MRD.
+    head = ibis.cases(
+        (derived.notnull(), derived + ": "),
+        (
+            m.response_reported.notnull(),
+            m.response_reported + " as reported by the investigator; ",
+        ),
+        else_=ibis.literal("response neither derivable nor reported: "),
     )
-    blasts = ibis.literal("marrow blasts ") + (num_text(m.blasts_percent) + " %").fill_null(
-        "not recorded"
+    criterion = derived.cases(
+        (
+            "CR",
+            f" < {blast_cut:g}, no circulating blasts, no extramedullary disease, "
+            "trilineage haematopoiesis, ",
+        ),
+        ("CRi", f" < {blast_cut:g} with the other CR criteria, but counts not recovered: "),
+        ("PD", " (≥ 25 % above the diagnostic marrow)"),
+        ("NR", " or another CR criterion not met"),
+        ("relapse", ibis.literal(" after CR on D") + m._cr_day.cast("string")),
+        else_=ibis.literal("; "),
     )
-    why = ibis.cases(
-        (
-            m.response_derived == "CR",
-            blasts + f" < {blast_cut:g}, no circulating blasts, no extramedullary disease, "
-            "trilineage haematopoiesis, " + counts + f" (recovery {op_text} 1 and {op_text} 100)",
-        ),
-        (
-            m.response_derived == "CRi",
-            blasts
-            + f" < {blast_cut:g} with the other CR criteria, but counts not recovered: "
-            + counts,
-        ),
-        (m.response_derived == "PD", blasts + " (≥ 25 % above the diagnostic marrow)"),
-        (m.response_derived == "NR", blasts + " or another CR criterion not met"),
-        (
-            m.response_derived == "relapse",
-            blasts + " after CR on D" + m._cr_day.cast("string"),
-        ),
-        else_=ibis.literal("not derived (") + blasts + "; " + counts + ")",
+    counts = ibis.ifelse(derived.isin(["PD", "NR", "relapse"]), "", m._count_text)
+    tail = ibis.cases(
+        (derived == "CR", ibis.literal(f" (recovery {op_text} 1 and {op_text} 100)")),
+        (derived.isnull(), ibis.literal(")")),
+        else_=ibis.literal(""),
+    )
+    why = (
+        ibis.ifelse(derived.isnull(), "not derived (", "")
+        + m._blasts_text
+        + criterion
+        + counts
+        + tail
     )
     mrd_text = ibis.cases(
         (m.mrd_negative, ibis.literal(f"; MRD negative (< {settings.mrd_threshold * 100:g} %)")),
@@ -217,18 +257,8 @@ def _finish(
         ),
         else_=ibis.literal(""),
     )
-    head = ibis.cases(
-        (m.response_source == "derived", m.response + ": " + why),
-        (
-            m.response_source == "reported",
-            m.response + " as reported by the investigator; " + why,
-        ),
-        else_=ibis.literal("response neither derivable nor reported: ") + why,
-    )
-    explanation = head + mrd_text + ", " + rf.system
-    rule_id = ibis.ifelse(
-        m.response_derived.notnull(), ibis.literal("nccn_response.") + m.response_derived, None
-    )
+    explanation = head + why + mrd_text + ", " + rf.system
+    rule_id = ibis.literal("nccn_response.") + derived
     inputs = json_text(
         {
             "blasts_percent": m.blasts_percent,
@@ -245,9 +275,19 @@ def _finish(
             "response_reported": m.response_reported,
         }
     )
-    observed = RESPONSE_COLUMNS[: RESPONSE_COLUMNS.index("rule_id")]
     return m.select(
-        *observed,
+        *RESPONSE_COLUMNS[: RESPONSE_COLUMNS.index("response")],
+        response=derived.fill_null(m.response_reported),
+        response_source=ibis.cases(
+            (derived.notnull(), "derived"),
+            (m.response_reported.notnull(), "reported"),
+            else_="missing",
+        ),
+        response_derived=derived,
+        response_reported=m.response_reported,
+        mrd_negative=m.mrd_negative,
+        mrd_level=m.mrd_level,
+        mrd_sensitivity=m.mrd_sensitivity,
         rule_id=rule_id,
         rule_version=ibis.literal(rf.rule_version),
         inputs=inputs,

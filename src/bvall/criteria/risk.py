@@ -95,11 +95,17 @@ def risk_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     rf, _ = load_risk_table()
     findings = ws.table("genetic_findings")
     groups = _group_table(settings, "lesion")
-    f = findings.left_join(groups, findings.lesion == groups.g_code)
-    f = f.mutate(group=f.g_group.fill_null("unclassified"))
-    label = f.lesion + ibis.ifelse(
-        f.detail.notnull() & (f.detail != f.lesion), ibis.literal(" (") + f.detail + ")", ""
+    f = findings.left_join(groups, findings.lesion == groups.g_code).select(
+        findings.patient_id,
+        group=groups.g_group.fill_null("unclassified"),
+        label=findings.lesion
+        + ibis.ifelse(
+            findings.detail.notnull() & (findings.detail != findings.lesion),
+            ibis.literal(" (") + findings.detail + ")",
+            "",
+        ),
     )
+    label = f.label
     per = (
         f.group_by(f.patient_id)
         .aggregate(
@@ -111,14 +117,25 @@ def risk_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     )
     patients = ws.table("patients")
     kgroups = _group_table(settings, "karyotype")
-    p = patients.left_join(per, patients.patient_id == per.f_patient).drop("f_patient")
-    p = p.left_join(kgroups, p.karyotype == kgroups.g_code)
-    kpoor = p.g_group == "poor"
-    poor_text = ibis.cases(
-        (kpoor.fill_null(False) & p.poor.notnull(), p.poor + ", karyotype " + p.karyotype),
-        (kpoor.fill_null(False), ibis.literal("karyotype ") + p.karyotype),
-        else_=p.poor,
+    kpoor = (kgroups.g_group == "poor").fill_null(False)
+    # The poor-risk text is computed in the join, so the statement reads it as a column.
+    p = (
+        patients.left_join(per, patients.patient_id == per.f_patient)
+        .left_join(kgroups, patients.karyotype == kgroups.g_code)
+        .select(
+            patients.patient_id,
+            patients.karyotype,
+            patients.genetic_profiling,
+            per.standard,
+            per.other,
+            poor=ibis.cases(
+                (kpoor & per.poor.notnull(), per.poor + ", karyotype " + patients.karyotype),
+                (kpoor, ibis.literal("karyotype ") + patients.karyotype),
+                else_=per.poor,
+            ),
+        )
     )
+    poor_text = p.poor
     profiled = p.genetic_profiling == "performed"
     group = ibis.cases(
         (poor_text.notnull(), "poor"),

@@ -13,6 +13,7 @@ from typing import TypeAlias
 import ibis
 import ibis.expr.types as ir
 
+from bvall.criteria.expressions import constant_table
 from bvall.criteria.labs import compare
 from bvall.criteria.settings import CriteriaSettings
 
@@ -44,26 +45,33 @@ def days_below(
     ``below_threshold_days = "duration"`` a low day also counts the unmeasured days up to the
     next measured day (never past the window).
     """
-    tests = list(thresholds)
-    t = labs.filter(labs.test.isin(tests) & labs.factor.notnull() & labs.day.notnull())
+    # The thresholds as rows joined to the values (one comparison in the SQL, not one per test).
+    limits = constant_table(
+        {"test": list(thresholds), "threshold": [float(v) for v in thresholds.values()]}
+    )
+    t = labs.filter(labs.factor.notnull() & labs.day.notnull())
+    t = t.join(limits, t.test == limits.test).select(
+        t.patient_id, t.test, t.day, t.value_si, t.qualifier, limits.threshold
+    )
     t = _in_window(t, window)
-    limit = ibis.cases(*((t.test == k, ibis.literal(v)) for k, v in thresholds.items()))
-    low = compare(t.value_si, "<", limit, t.qualifier if censored else None)
+    low = compare(t.value_si, "<", t.threshold, t.qualifier if censored else None)
     t = t.mutate(_low=low)
+    duration = settings.below_threshold_days == "duration"
     day = t.group_by([t.patient_id, t.test, t.day]).aggregate(
         any_low=t._low.fill_null(False).any(),
         all_known=(~t._low.isnull()).all(),
-        w_end=t.w_end.max(),
+        **({"w_end": t.w_end.max()} if duration else {}),
     )
-    if settings.below_threshold_days == "duration":
+    if duration:
         w = ibis.window(group_by=[day.patient_id, day.test], order_by=day.day)
         nxt = day.day.lead().over(w)
         span = ibis.ifelse(nxt.isnull(), 1, ibis.least(nxt, day.w_end + 1) - day.day)
         day = day.mutate(_count=ibis.ifelse(day.any_low, span, 0))
+        count = day._count
     else:
-        day = day.mutate(_count=ibis.ifelse(day.any_low, 1, 0))
+        count = ibis.ifelse(day.any_low, 1, 0)
     return day.group_by(["patient_id", "test"]).aggregate(
-        below=day._count.sum().cast("int64"),
+        below=count.sum().cast("int64"),
         measured=day.day.count().cast("int64"),
         unknown=(~day.any_low & ~day.all_known).cast("int64").sum(),
         first=day.day.min(),
