@@ -440,6 +440,14 @@ def grade_lab_values(
     """
     settings = settings or CriteriaSettings()
     criteria = criteria or _load()
+    if not explain:
+        # A registry: the criteria compiled into CASE expressions, evaluated once per value
+        # (the rows form multiplies the values by their conditions; see grading_cases).
+        from bvall.criteria.grading_cases import grade_lab_values_compiled
+
+        return grade_lab_values_compiled(
+            labs, settings, criteria, terms=terms, medications=medications, censored=censored
+        )
     wanted = [criteria.term(t) for t in (terms or list(criteria.terms))]
     d = settings.signif_digits
     term_map = _term_table(wanted, criteria)

@@ -1,0 +1,216 @@
+"""CTCAE v5.0 lab grades compiled into CASE expressions: the registry path of
+:func:`bvall.criteria.grading.grade_lab_values` (``explain=False``).
+
+The rows form of :mod:`bvall.criteria.grading` joins every value to the conditions of its
+terms: its SQL is small whatever the number of criteria rows, which is what a patient or a
+cohort needs (planning the statement is most of the time), but the join multiplies the rows
+(about ten conditions per value), which a registry of 10^8 values pays for (5.8 times the
+hand-written SQL and 7 GB at 10^4 patients). Here the same criteria rows, read from the same
+rule file by the same :func:`~bvall.criteria.grading._clauses`, become one ``CASE`` per term
+and grade, evaluated once per value: a large statement planned once, then the data. Both
+forms give the same ``grade``, ``grade_max`` and ``rule_id`` (``tests/criteria/
+test_lab_grades.py`` compares them on fuzzed cohorts); the words exist only in the rows form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from bvall.criteria.expressions import constant_table, signif, signif_py
+from bvall.criteria.grading import _clauses, _with_potassium_replacement, ratios
+from bvall.criteria.lab_criteria import Condition, Criterion, LabCriteria
+from bvall.criteria.labs import compare, with_albumin
+from bvall.criteria.settings import CriteriaSettings
+
+_NULL_BOOL = ibis.null("boolean")
+_NULL_STR = ibis.null("string")
+_NULL_INT = ibis.null("int64")
+
+
+@dataclass(frozen=True)
+class _Row:
+    """The per-row inputs a term's conditions read (columns of the staged table).
+
+    ``r_uln``, ``r_lln``, ``r_base`` are the graded value divided by the limit and ``pchg`` the
+    percent change from baseline, each rounded to ``signif_digits`` once per row: a criterion
+    "x > 3 x ULN" is evaluated as ``signif(x / ULN) > 3``, which decides every value that agrees
+    with 3 x ULN to 15 significant digits as equal, as admiral's ``signif(x) > signif(3 * ULN)``
+    does.
+    """
+
+    x: ir.NumericValue
+    qualifier: ir.StringValue | None
+    lln: ir.NumericValue
+    uln: ir.NumericValue
+    base: ir.NumericValue
+    base_uln: ir.NumericValue
+    r_uln: ir.NumericValue
+    r_lln: ir.NumericValue
+    r_base: ir.NumericValue
+    pchg: ir.NumericValue
+    kflag: ir.BooleanValue
+    admiral_baseline: bool
+
+
+def _condition(c: Condition, r: _Row, factor: float, digits: int) -> ir.BooleanValue:
+    if c.basis == "baseline_above_uln":
+        above = r.base > r.base_uln
+        if r.admiral_baseline:
+            above = above.fill_null(False)
+        return above if c.comparator == "is_true" else ~above
+    if c.basis == "potassium_replacement":
+        return r.kflag if c.comparator == "is_true" else ~r.kflag
+    assert c.value is not None
+    if c.basis == "absolute":
+        cond = compare(
+            r.x, c.comparator, ibis.literal(signif_py(c.value * factor, digits)), r.qualifier
+        )
+    else:
+        lhs = {"uln": r.r_uln, "lln": r.r_lln, "baseline": r.r_base, "pct_change": r.pchg}[c.basis]
+        cond = compare(lhs, c.comparator, ibis.literal(c.value), r.qualifier)
+    if r.admiral_baseline and c.basis in ("baseline", "pct_change"):
+        cond = ibis.ifelse(r.base.isnull(), False, cond)
+    return cond
+
+
+def _clause(crit: Criterion, r: _Row, factor: float, digits: int) -> ir.BooleanValue:
+    cond = _condition(crit.conditions[0], r, factor, digits)
+    for g in crit.conditions[1:]:
+        cond = cond & _condition(g, r, factor, digits)
+    return cond
+
+
+def grade_lab_values_compiled(
+    labs: ir.Table,
+    settings: CriteriaSettings,
+    criteria: LabCriteria,
+    *,
+    terms: Sequence[str] | None = None,
+    medications: ir.Table | None = None,
+    censored: bool = True,
+) -> ir.Table:
+    """:func:`~bvall.criteria.grading.grade_lab_values` with ``explain=False``: ``term_id,
+    term, direction, graded_si, grade, grade_max, rule_id, rule_version`` per value and term,
+    the criteria compiled into one ``CASE`` per term and grade."""
+    wanted = [criteria.term(t) for t in (terms or list(criteria.terms))]
+    d = settings.signif_digits
+    term_map = constant_table(
+        {
+            "m_test": [t.test for t in wanted],
+            "term_id": [t.id for t in wanted],
+            "term_no": list(range(len(wanted))),
+        }
+    )
+    clauses = {term.id: _clauses(term, settings) for term in wanted}
+    users: dict[str, list[str]] = {}  # basis -> ids of the terms that read it
+    for term in wanted:
+        for grade_clauses in clauses[term.id].values():
+            for crit, _f in grade_clauses:
+                for cond in crit.conditions:
+                    if term.id not in users.setdefault(cond.basis, []):
+                        users[cond.basis].append(term.id)
+    corrected_terms = [term.id for term in wanted if term.graded_value != "measured"]
+    # Ratios of measured values are computed once per lab value, before the value meets its
+    # terms (a potassium value is graded for two terms; an inlined ratio would be recomputed
+    # in every branch of every cascade that reads it). Corrected values get theirs below.
+    by_test = {
+        basis: sorted({criteria.term(i).test for i in ids if i not in corrected_terms})
+        for basis, ids in users.items()
+    }
+    labs = labs.mutate(**ratios(labs, labs.value_si, d, by_test, labs.test))
+    t = labs.join(term_map, labs.test == term_map.m_test).drop("m_test")
+
+    if any(term.graded_value == "albumin_corrected" for term in wanted):
+        t = with_albumin(t, labs, settings)
+    else:
+        t = t.mutate(alb_si=ibis.null("float64"))
+    needs_k = settings.hypokalaemia_lln_to_3 == "intervention_recorded" and any(
+        term.id == "hypokalemia" for term in wanted
+    )
+    if needs_k and medications is not None:
+        t = _with_potassium_replacement(t, medications, criteria)
+    else:
+        t = t.mutate(kflag=_NULL_BOOL)
+
+    coefficient = float(criteria.file.param("albumin_coefficient_mmol_per_g"))
+    corrected = signif(t.value_si + coefficient * (settings.albumin_reference_g_l - t.alb_si), d)
+    if settings.calcium_correction == "uncorrected_if_no_albumin":
+        corrected = corrected.fill_null(t.value_si)
+    graded = (
+        ibis.ifelse(t.term_id.isin(corrected_terms), corrected, t.value_si)
+        if corrected_terms
+        else t.value_si
+    )
+    t = t.mutate(graded_si=graded)
+    if corrected_terms:
+        by_term = {b: [i for i in ids if i in corrected_terms] for b, ids in users.items()}
+        old = {c: t[c] for c in ("r_uln", "r_lln", "r_base", "pchg")}
+        t = t.mutate(**ratios(t, t.graded_si, d, by_term, t.term_id, old))
+
+    def row(table: ir.Table) -> _Row:
+        return _Row(
+            x=table.graded_si,
+            qualifier=table.qualifier if censored else None,
+            lln=table.lln_si,
+            uln=table.uln_si,
+            base=table.base_si,
+            base_uln=table.base_uln_si,
+            r_uln=table.r_uln,
+            r_lln=table.r_lln,
+            r_base=table.r_base,
+            pchg=table.pchg,
+            kflag=table.kflag,
+            admiral_baseline=settings.missing_baseline == "admiral",
+        )
+
+    # Stage 1: for each term (dispatched on an integer code, cheaper than comparing names), its
+    # grades tried from the most severe down: the certain grade is the first whose criteria
+    # hold, the highest possible the first whose criteria hold or cannot be evaluated.
+    r = row(t)
+    certain_branches = []
+    possible_branches = []
+    rule_branches = []
+    for no, term in enumerate(wanted):
+        certain: list[tuple[ir.BooleanValue, ir.Value]] = []
+        possible: list[tuple[ir.BooleanValue, ir.Value]] = []
+        matched: list[tuple[ir.BooleanValue, ir.Value]] = []
+        for g in sorted(clauses[term.id], reverse=True):
+            conds = [(crit, _clause(crit, r, f, d)) for crit, f in clauses[term.id][g]]
+            any_true = conds[0][1]
+            for _crit, c in conds[1:]:
+                any_true = any_true | c
+            certain.append((any_true.fill_null(False), ibis.literal(g, "int64")))
+            possible.append((any_true.fill_null(True), ibis.literal(g, "int64")))
+            matched += [(c, ibis.literal(crit.rule_id)) for crit, c in conds]
+        is_term = t.term_no == no
+        certain_branches.append((is_term, ibis.cases(*certain, else_=ibis.literal(0, "int64"))))
+        possible_branches.append((is_term, ibis.cases(*possible, else_=ibis.literal(0, "int64"))))
+        rule_branches.append((is_term, ibis.cases(*matched, else_=_NULL_STR)))
+    t = t.mutate(
+        _certain=ibis.cases(*certain_branches, else_=_NULL_INT),
+        grade_max=ibis.cases(*possible_branches, else_=_NULL_INT),
+    )
+    # No grade >= 1 certain while a higher one is possible: not gradable (never grade 0).
+    t = t.mutate(
+        grade=ibis.ifelse((t._certain == 0) & (t.grade_max > 0), _NULL_INT, t._certain),
+        _undecided=ibis.ifelse(t.grade_max > t._certain, t.grade_max, _NULL_INT),
+    ).drop("_certain")
+    # The first clause that holds, most severe first, is the one that gave the grade (a value
+    # whose grade is decided had no unknown condition before it).
+    t = t.mutate(
+        rule_id=ibis.ifelse(
+            t.grade > 0,
+            ibis.cases(*rule_branches, else_=_NULL_STR),
+            ibis.literal(f"{criteria.file.id}.") + t.term_id,
+        )
+    )
+
+    return t.mutate(
+        term=ibis.cases(*((t.term_id == x.id, x.term) for x in wanted), else_=_NULL_STR),
+        direction=ibis.cases(*((t.term_id == x.id, x.direction) for x in wanted), else_=_NULL_STR),
+        rule_version=ibis.literal(criteria.rule_version),
+    ).drop("_undecided", "term_no")
