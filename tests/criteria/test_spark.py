@@ -21,7 +21,12 @@ from bvall.errors import InputError
 from tests.criteria.test_plans import _assert_same, _registry_sample
 
 pytest.importorskip("pyspark")
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # PySpark leaves the sockets of its Arrow collection to the garbage collector.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 if shutil.which("java") is None:  # pragma: no cover - CI installs Debian's headless JRE
     pytest.skip("Spark needs a Java runtime", allow_module_level=True)
@@ -167,12 +172,12 @@ def test_derive_writes_parquet_from_spark(run_cli: Any, tmp_path: Path, spark: A
         "derive", "example", "--what", "risk", "--engine", "spark",
         "--out", str(tmp_path / "spark"), "--format", "parquet",
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stdout + result.stderr
     result = run_cli(
         "derive", "example", "--what", "risk", "--out", str(tmp_path / "duckdb"),
         "--format", "parquet",
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stdout + result.stderr
     spark_files = sorted((tmp_path / "spark" / "risk").glob("*.parquet"))
     assert spark_files
     got = pa.concat_tables([pq.read_table(f) for f in spark_files])
@@ -185,4 +190,4 @@ def test_derive_refuses_a_bad_master(run_cli: Any) -> None:
         "derive", "example", "--what", "risk", "--engine", "spark", "--spark-master", "local[two]"
     )
     assert result.exit_code != 0
-    assert "'local[two]'" in result.output
+    assert "'local[two]'" in result.stdout + result.stderr

@@ -272,16 +272,17 @@ def compile_step(expr: Any) -> str:
 
 def _untranslated(exc: BaseException) -> str:
     """The Ibis operation whose translation failed (the innermost ``visit_*`` frame)."""
+    found = re.search(
+        r"rule for '?(\w+)'? operation|translation rule for (\w+)|[Oo]peration '?(\w+)'", str(exc)
+    )
+    if found:
+        return f"operation {next(g for g in found.groups() if g)}"
     names = [
         f.name.removeprefix("visit_")
         for f in traceback.extract_tb(exc.__traceback__)
-        if f.name.startswith("visit_") and f.name != "visit_node"
+        if f.name.startswith("visit_") and f.name not in ("visit_node", "visit_Undefined")
     ]
-    op = getattr(exc, "op", None) or (names[-1] if names else None)
-    if op is None:
-        found = re.search(r"Operation '?(\w+)'?", str(exc))
-        op = found.group(1) if found else "an operation"
-    return f"operation {op}" if op != "an operation" else op
+    return f"operation {names[-1]}" if names else "an operation"
 
 
 # --- the session ------------------------------------------------------------------------------
