@@ -291,8 +291,13 @@ _SESSION_LOCK = threading.Lock()
 
 #: What the SQL of a plan assumes: dates and times in UTC, and Spark's non-ANSI semantics that
 #: Ibis's PySpark compiler is written for (a division by zero or a failed cast gives NULL, as in
-#: DuckDB, where Spark 4's ANSI mode would raise).
-_SQL_SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
+#: DuckDB, where Spark 4's ANSI mode would raise), with the length of a NULL array NULL (as in
+#: DuckDB; non-ANSI Spark would say -1).
+_SQL_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.sizeOfNull": "false",
+}
 
 
 def check_master(master: str) -> str:
