@@ -2,6 +2,7 @@
 
     uv run python benchmarks/bench_grading.py                       # 10^4, 10^5, 10^6 patients
     uv run python benchmarks/bench_grading.py --sizes 10000         # quick run (about a minute)
+    uv run python benchmarks/bench_grading.py --engine spark --sizes 10000 100000   # on Spark
 
 For each size (N patients x 60 days x 10 lab tests, written once as Parquet by
 ``benchmarks/registry.py``) three implementations do the same work from the same files:
@@ -532,6 +533,177 @@ def run(engine: str, folder: Path, threads: int, memory: str) -> tuple[float, fl
     return result
 
 
+# --- the same plans on DuckDB and on Spark (--engine spark) -----------------------------------
+
+#: What the Spark comparison derives: the worst grade per patient and term, which grades every
+#: lab value first (the ``grades`` step of its plan).
+PLAN_DERIVATION = "worst_grades"
+REGISTRY_FEATURES = {"labs_qualified": False, "complete": []}
+
+
+def _registry_patients(n: int) -> dict[str, Any]:
+    """Patients and their induction course (D1 = 2024-01-10) for the registry's ``n`` patients,
+    as ``tests/criteria/test_plans.py`` builds them for its registry sample."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    ids = [f"R{i:07d}" for i in range(n)]
+    patients = pa.table(
+        {
+            "patient_id": ids,
+            "sex": ["F" if i % 2 else "M" for i in range(n)],
+            "age_years": [40 + i % 40 for i in range(n)],
+            "diagnosis": ["b_all_ph_negative"] * n,
+            "arm": ["concurrent"] * n,
+        }
+    )
+    courses = pa.table(
+        {
+            "patient_id": ids,
+            "course_id": ["IND"] * n,
+            "course_type": ["induction"] * n,
+            "regimen": ["bv-concurrent"] * n,
+            "course_number": [1] * n,
+            "start_date": [dt.date(2024, 1, 10)] * n,
+        }
+    )
+    return {"patients": patients, "treatment_courses": courses}
+
+
+def run_plan_duckdb(folder: Path, n: int, master: str) -> Any:
+    """The plan on in-process DuckDB, from the registry read into Arrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bvall.cohort import Cohort
+    from bvall.criteria.plans import load_plan, run_plan
+
+    raw = pq.read_table(folder)
+    labs = pa.table(
+        {
+            "patient_id": raw["patient_id"].cast(pa.string()),
+            "test": raw["test"].cast(pa.string()),
+            "value": raw["value"],
+            "unit": raw["unit"].cast(pa.string()),
+            "ref_low": raw["ref_low"],
+            "ref_high": raw["ref_high"],
+            "study_day": raw["day"],
+        }
+    )
+    cohort = Cohort.from_tables({**_registry_patients(n), "labs": labs}, {"name": "registry"})
+    return run_plan(load_plan(PLAN_DERIVATION, REGISTRY_FEATURES, backend="duckdb"), cohort)
+
+
+def run_plan_spark(folder: Path, n: int, master: str) -> Any:
+    """The plan compiled for Spark SQL, reading the registry's Parquet files in Spark."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from bvall.criteria import spark as bv_spark
+    from bvall.criteria.plans import load_plan
+
+    session = bv_spark.session(master)
+    raw = session.read.parquet(str(folder))
+    tables = {name: bv_spark.dataframe(session, t) for name, t in _registry_patients(n).items()}
+    tables["labs"] = raw.withColumnRenamed("day", "study_day").withColumn(
+        "patient_id", F.col("patient_id").cast("string")
+    )
+    plan = load_plan(PLAN_DERIVATION, REGISTRY_FEATURES, backend="spark")
+    return bv_spark.run_plan(plan, tables, session)
+
+
+def _plan_digest(table: Any) -> tuple[int, str]:
+    """Rows and a SHA-256 of the result's rows after sorting (Arrow IPC of the sorted table)."""
+    import hashlib
+
+    import pyarrow as pa
+
+    keys = [(f.name, "ascending") for f in table.schema if not pa.types.is_nested(f.type)]
+    ordered = table.sort_by(keys).combine_chunks()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, ordered.schema) as writer:
+        writer.write_table(ordered, max_chunksize=1 << 16)
+    return ordered.num_rows, hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+PLAN_ENGINES = {"duckdb": run_plan_duckdb, "spark": run_plan_spark}
+
+
+def _plan_child(engine: str, folder: str, n: int, master: str, queue: Any) -> None:
+    try:
+        import bvall.criteria.plans  # noqa: F401 - imports are not part of the timing
+
+        if engine == "spark":
+            from bvall.criteria import spark as bv_spark
+
+            bv_spark.session(master)  # nor is starting the session (~10-20 s)
+        start = time.perf_counter()
+        table = PLAN_ENGINES[engine](Path(folder), n, master)
+        seconds = time.perf_counter() - start
+        queue.put((seconds, _plan_digest(table)))
+    except BaseException as exc:
+        queue.put(exc)
+        raise
+
+
+def run_plans(engine: str, folder: Path, n: int, master: str) -> tuple[float, Any]:
+    """One engine's run of the plan in a fresh process (plans come from the plan cache)."""
+    import queue as queues
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_plan_child, args=(engine, str(folder), n, master, q))
+    p.start()
+    while True:
+        try:
+            result = q.get(timeout=5)
+            break
+        except queues.Empty:
+            if not p.is_alive():
+                raise RuntimeError(f"{engine} died (exit code {p.exitcode})") from None
+    p.join()
+    if isinstance(result, BaseException):
+        raise RuntimeError(f"{engine} failed: {result}") from result
+    return result
+
+
+def main_spark(sizes: list[int], data: Path, master: str) -> None:
+    """``--engine spark``: the worst-grades plan on DuckDB and on Spark (``master``), timed and
+    compared by digest, with the growth of each engine's time from one size to the next."""
+    from bvall.criteria.plans import load_plan
+
+    for backend in PLAN_ENGINES:  # build (or load) the plans once, outside the timing
+        load_plan(PLAN_DERIVATION, REGISTRY_FEATURES, backend=backend)
+    print(f"# machine: {mp.cpu_count()} cores; Spark master {master}; plan {PLAN_DERIVATION}")
+    print(
+        "| patients | rows | engine | seconds | ratio to duckdb | growth | result rows | digest |"
+    )
+    print("|---:|---:|---|---:|---:|---:|---:|---|")
+    previous: dict[str, tuple[int, float]] = {}
+    for n in sizes:
+        folder = data / f"n{n}"
+        if not (folder / "_COMPLETE").exists():
+            write_registry(n, folder)
+        rows = n * 60 * 10
+        results = {e: run_plans(e, folder, n, master) for e in PLAN_ENGINES}
+        for engine, (seconds, (count, digest)) in results.items():
+            ratio = seconds / results["duckdb"][0]
+            growth = "-"
+            if engine in previous:
+                m, s = previous[engine]
+                growth = f"{seconds / s:.1f}x for {n / m:.0f}x patients"
+            previous[engine] = (n, seconds)
+            print(
+                f"| {n:,} | {rows:,} | {engine} | {seconds:.1f} | {ratio:.2f} | {growth} | "
+                f"{count:,} | {digest[:16]} |",
+                flush=True,
+            )
+        same = len({d for _s, d in results.values()}) == 1
+        print(f"<!-- identical on duckdb and spark: {same} -->", flush=True)
+        if not same:
+            raise SystemExit("outputs differ between engines")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark CTCAE grading on a registry.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -542,7 +714,17 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per engine up to 10^5 patients (best kept)"
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: the worst-grades plan on DuckDB and on Spark, compared by digest",
+    )
+    parser.add_argument("--spark-master", default="local[2]")
     args = parser.parse_args()
+    if args.engine == "spark":
+        main_spark(args.sizes, args.data, args.spark_master)
+        return
     print(
         f"# machine: {mp.cpu_count()} cores; DuckDB threads={args.threads}, "
         f"memory_limit={args.memory_limit}; best of {args.repeat} runs up to 10^5 patients"

@@ -259,7 +259,9 @@ def main(argv: list[str] | None = None) -> None:
         print_problems(exc.problems)
         sys.exit(1)
     except BvallError as exc:
-        _err(f"[bold red]error:[/] {exc}")
+        from rich.markup import escape  # a message quoting "local[2]" is text, not markup
+
+        _err(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

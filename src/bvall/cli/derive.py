@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bvall.cli._output import OutputFormat, console, emit_json, print_table
+from bvall.cli._output import console, emit_json, print_table
 from bvall.cohort import load_cohort
 from bvall.criteria import DERIVATIONS, CriteriaSettings
 from bvall.criteria import derive as derive_table
@@ -93,6 +95,17 @@ SHOWN: dict[str, tuple[str, ...]] = {
 _LABEL = {"crs": "episode", "icans": "episode", "response": "timepoint", "grades": "term_id"}
 
 
+class DeriveFormat(StrEnum):
+    table = "table"
+    json = "json"
+    parquet = "parquet"
+
+
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 def _settings(pairs: list[str]) -> CriteriaSettings | None:
     if not pairs:
         return None
@@ -123,8 +136,29 @@ def derive(
         bool, typer.Option("--explain", help="Print each row's explanation in words.")
     ] = False,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
-    ] = OutputFormat.table,
+        DeriveFormat,
+        typer.Option("--format", help="Output format (parquet: a folder under --out)."),
+    ] = DeriveFormat.table,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine", help="Where the rules run: in-process DuckDB, or Apache Spark (pyspark)."
+        ),
+    ] = Engine.duckdb,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL (local[2], spark://HOST:7077, yarn); default: the active "
+            "session (spark-submit), else local[2].",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the result as Parquet into DIR/<what>/ (with --format parquet)."
+        ),
+    ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="grades: also list grade-0 values in the table view.")
     ] = False,
@@ -136,12 +170,27 @@ def derive(
     ] = None,
 ) -> None:
     """Derive grades, CRS/ICANS episodes, TLS, response, risk, endpoints or eligibility."""
+    if (output is DeriveFormat.parquet) != (out is not None):
+        raise InputError("--format parquet and --out DIR go together.")
+    if spark_master is not None and engine is not Engine.spark:
+        raise InputError(f"--spark-master {spark_master!r} needs --engine spark.")
+    settings = _settings(setting or [])
     c = load_cohort(cohort)
     if patient:
         c = c.subset([patient])
-    table = derive_table(c, what, settings=_settings(setting or []))
+    if engine is Engine.spark:
+        from bvall.criteria import spark
+
+        spark.session(spark_master)  # the session the derivation then runs in
+    if out is not None:
+        from bvall.criteria.derivations import write_derivation
+
+        folder = write_derivation(c, what, out, settings=settings, engine=engine.value)
+        console.print(f"wrote {what} of {c.metadata.name} ({engine.value}) to {folder}")
+        return
+    table = derive_table(c, what, settings=settings, engine=engine.value)
     rows = table.to_pylist()
-    if output is OutputFormat.json:
+    if output is DeriveFormat.json:
         emit_json([_row_for_json(r) for r in rows])
         return
     if c.metadata.synthetic:

@@ -65,14 +65,17 @@ DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = 
 }
 
 
-def derive(cohort: Cohort, what: str, *, settings: CriteriaSettings | None = None) -> pa.Table:
+def derive(
+    cohort: Cohort, what: str, *, settings: CriteriaSettings | None = None, engine: str = "duckdb"
+) -> pa.Table:
     """Derive ``what`` (grades, worst_grades, crs, icans, tls, response, risk, endpoints,
     eligibility) for every patient of ``cohort``; a PyArrow table with ``rule_id``,
     ``rule_version``, ``inputs`` and ``explanation`` on every row.
 
     Runs the derivation's plan (:mod:`bvall.criteria.plans`): built from the rules once per
     settings, then loaded from memory or the plan cache folder; :func:`load_plans` loads them
-    ahead of the first call.
+    ahead of the first call. ``engine="spark"`` runs the same plan compiled for Spark SQL in the
+    active Spark session (else a local one): :mod:`bvall.criteria.spark`.
     """
     if what not in QUERIES:
         raise UnknownNameError(
@@ -82,19 +85,19 @@ def derive(cohort: Cohort, what: str, *, settings: CriteriaSettings | None = Non
     settings = settings or CriteriaSettings()
     # A cohort is immutable, so a derivation of the same cohort object with the same settings is
     # the same table: keep the last few.
-    key = (id(cohort), what, settings)
+    key = (id(cohort), what, settings, engine)
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is cohort:
         _MEMO.move_to_end(key)
         return hit[1]
-    table = derive_planned(cohort, what, settings)
+    table = derive_planned(cohort, what, settings, engine)
     _MEMO[key] = (cohort, table)
     while len(_MEMO) > 32:
         _MEMO.popitem(last=False)
     return table
 
 
-_MEMO: OrderedDict[tuple[int, str, CriteriaSettings], tuple[Cohort, pa.Table]] = OrderedDict()
+_MEMO: OrderedDict[tuple[int, str, CriteriaSettings, str], tuple[Cohort, pa.Table]] = OrderedDict()
 
 
 __all__ = [

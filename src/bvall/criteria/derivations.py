@@ -7,10 +7,19 @@ deriving through a plan already built never imports Ibis.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from bvall.cohort.model import Cohort
-from bvall.criteria.plans import derive_planned
+from bvall.criteria.plans import (
+    BACKENDS,
+    QUERIES,
+    PlanError,
+    derive_planned,
+    load_plan,
+    plan_features,
+)
 from bvall.criteria.settings import CriteriaSettings
 
 
@@ -66,3 +75,34 @@ def derive_endpoints(cohort: Cohort, settings: CriteriaSettings | None = None) -
 def derive_eligibility(cohort: Cohort, settings: CriteriaSettings | None = None) -> pa.Table:
     """The seed paper's inclusion and exclusion criteria evaluated for every patient."""
     return derive_planned(cohort, "eligibility", settings)
+
+
+def write_derivation(
+    cohort: Cohort,
+    what: str,
+    out: Path,
+    *,
+    settings: CriteriaSettings | None = None,
+    engine: str = "duckdb",
+) -> Path:
+    """Derive ``what`` on ``engine`` and write it as Parquet files into ``out/<what>/``: one
+    file from DuckDB; from Spark one file per hash partition of ``patient_id`` (each patient's
+    rows in one file). Both with the derivation's column types."""
+    if engine not in BACKENDS:
+        raise PlanError(f"No engine {engine!r}; choose one of: {', '.join(BACKENDS)}.")
+    if what not in QUERIES:
+        raise PlanError(f"No derivation {what!r}; choose from: {', '.join(QUERIES)}.")
+    folder = Path(out) / what
+    if engine == "spark":
+        from bvall.criteria import spark
+
+        plan = load_plan(what, plan_features(cohort), settings, "spark")
+        return spark.write_parquet(plan, cohort, folder)
+    import pyarrow.parquet as pq
+
+    table = derive_planned(cohort, what, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    pq.write_table(table, folder / "part-00000.parquet")
+    return folder

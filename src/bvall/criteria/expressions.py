@@ -231,9 +231,10 @@ class PlanningWorkspace(Workspace):
     """
 
     def __init__(self, features: Mapping[str, Any], backend: str = "duckdb") -> None:
-        if backend != "duckdb":
+        if backend not in ("duckdb", "spark"):
             raise ValueError(f"no Ibis compiler for plans on backend {backend!r}")
         super().__init__(None, connect())
+        self.backend = backend
         self.features = dict(features)
         self.steps: list[Any] = []
         self.constants: dict[str, pa.Table] = {}
@@ -264,13 +265,20 @@ class PlanningWorkspace(Workspace):
         self.steps.append(
             Step(
                 name=name,
-                sql=str(self.con.compile(expr)),
+                sql=self._compile(expr),
                 inputs=tuple(inputs),
                 schema=arrow,
                 null_columns=tuple(n for n, t in schema.items() if t.is_null()),
             )
         )
         return arrow.empty_table()
+
+    def _compile(self, expr: ir.Table) -> str:
+        if self.backend == "spark":
+            from bvall.criteria.spark import compile_step
+
+            return compile_step(expr)
+        return str(self.con.compile(expr))
 
     def _materialise(self, name: str, expr: ir.Table) -> pa.Table:
         return self._record(name, expr)

@@ -45,8 +45,10 @@ from bvall.cohort.schema import TABLES
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import BvallError
 
-#: Backends a plan can be built for (the backend is part of a plan's key).
-BACKENDS = ("duckdb",)
+#: Backends a plan can be built for (the backend is part of a plan's key): in-process DuckDB,
+#: and Apache Spark (:mod:`bvall.criteria.spark`, the same queries compiled by Ibis's PySpark
+#: backend).
+BACKENDS = ("duckdb", "spark")
 
 #: The query of each derivation: ``module:function`` taking ``(workspace, settings)`` and returning
 #: the final Ibis table. Named as text so that running a plan never imports Ibis.
@@ -261,12 +263,18 @@ def plan_derivation(
     )
 
 
+#: Frames of the planning workspace itself: the rule that failed is the caller of these.
+_PLANNING_FRAMES = ("_record", "_compile", "_materialise", "execute", "cached")
+
+
 def _where(exc: BaseException) -> str:
     """`` in <function> (<file>:<line>)``: the innermost frame of the criteria engine."""
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
-        if f"{os.sep}criteria{os.sep}" in f.filename and not f.filename.endswith("plans.py")
+        if f"{os.sep}criteria{os.sep}" in f.filename
+        and not f.filename.endswith(("plans.py", "spark.py"))
+        and not (f.filename.endswith("expressions.py") and f.name in _PLANNING_FRAMES)
     ]
     if not frames:
         return ""
@@ -565,9 +573,16 @@ def _steps_of(cohort: Cohort) -> dict[tuple[str, str], pa.Table]:
 
 def run_plan(plan: Plan, cohort: Cohort) -> pa.Table:
     """Run ``plan`` on ``cohort``: register its tables, execute each step's SQL, return the
-    result (no Ibis)."""
+    result (no Ibis). A ``spark`` plan runs in the current Spark session
+    (:func:`bvall.criteria.spark.run_plan`)."""
+    if plan.backend == "spark":
+        from bvall.criteria import spark
+
+        return spark.run_plan(plan, cohort)
     if plan.backend != "duckdb":
-        raise PlanError(f"Cannot run a {plan.backend!r} plan in process; only 'duckdb'.")
+        raise PlanError(
+            f"Cannot run a {plan.backend!r} plan; choose one of: {', '.join(BACKENDS)}."
+        )
     con = _connection()
     known: set[str] = _LOCAL.constants
     for name, data in plan.constants.items():
@@ -603,7 +618,10 @@ def run_plan(plan: Plan, cohort: Cohort) -> pa.Table:
 def derive_planned(
     cohort: Cohort, what: str, settings: CriteriaSettings | None = None, backend: str = "duckdb"
 ) -> pa.Table:
-    """``what`` derived for ``cohort`` through its plan (loaded or built once)."""
+    """``what`` derived for ``cohort`` through its plan (loaded or built once) on ``backend``
+    (``"spark"``: in the active Spark session, else a local one; see :mod:`bvall.criteria.spark`)."""
+    if backend not in BACKENDS:
+        raise PlanError(f"No engine {backend!r}; choose one of: {', '.join(BACKENDS)}.")
     if what not in QUERIES:
         raise PlanError(f"No derivation {what!r}; choose from: {', '.join(QUERIES)}.")
     plan = load_plan(what, plan_features(cohort), settings, backend)
