@@ -49,13 +49,8 @@ def _on_spark(cohort: Any, what: str, session: Any) -> pa.Table:
     )
 
 
-#: Checked identical on a local Spark session. The published cohort and the endpoints
-#: derivation are not listed yet: their runs on Spark are still to be checked.
-CHECKED = [w for w in QUERIES if w != "endpoints"]
-
-
-@pytest.mark.parametrize("what", CHECKED)
-@pytest.mark.parametrize("name", ["example"])
+@pytest.mark.parametrize("what", list(QUERIES))
+@pytest.mark.parametrize("name", ["example", "published"])
 def test_every_derivation_is_identical_on_spark(name: str, what: str, spark: Any) -> None:
     cohort = load_cohort(name)
     _assert_same(_on_spark(cohort, what, spark), derive_planned(cohort, what), f"{name}/{what}")
