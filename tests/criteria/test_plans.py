@@ -266,8 +266,8 @@ def test_a_query_that_cannot_be_planned_names_itself(monkeypatch: pytest.MonkeyP
         r"in _grades \(grades.py:\d+\): no such operation",
     ):
         plans.plan_derivation("worst_grades", CriteriaSettings(), features)
-    with pytest.raises(PlanError, match="spark"):
-        plans.plan_derivation("risk", CriteriaSettings(), {}, backend="spark")
+    with pytest.raises(PlanError, match="'oracle'.*duckdb, spark"):
+        plans.plan_derivation("risk", CriteriaSettings(), {}, backend="oracle")
 
 
 def test_threads_derive_their_own_cohorts() -> None:
