@@ -118,3 +118,14 @@ def test_lazy_package_exports_every_public_name(package: str) -> None:
         assert getattr(value, "__module__", package).startswith("bvall"), name
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         module.no_such_name  # noqa: B018
+
+
+def test_python_dash_m_bvall_is_the_command() -> None:
+    """``python -m bvall`` (and ``spark-submit .../bvall/__main__.py``) runs the command."""
+    import bvall
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bvall", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert bvall.__version__ in proc.stdout
