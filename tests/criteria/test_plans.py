@@ -266,7 +266,7 @@ def test_a_query_that_cannot_be_planned_names_itself(monkeypatch: pytest.MonkeyP
         r"in _grades \(grades.py:\d+\): no such operation",
     ):
         plans.plan_derivation("worst_grades", CriteriaSettings(), features)
-    with pytest.raises(PlanError, match="'oracle'.*duckdb, spark"):
+    with pytest.raises(PlanError, match=r"'oracle'.*duckdb, spark"):
         plans.plan_derivation("risk", CriteriaSettings(), {}, backend="oracle")
 
 
