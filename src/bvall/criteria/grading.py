@@ -502,8 +502,12 @@ def grade_lab_values(
         # numbers the rows is not merged into the next, so they are not repeated in the SQL).
         t = t.mutate(_vtext=_value_text(t), _missing=_missing_inputs(t), _range=_range_text(t))
     # Each value-term row is numbered so that its verdicts, computed over its conditions, come
-    # back to it (the numbered table is one common table expression: numbered once).
-    t = t.drop(*words).mutate(_row=ibis.row_number())
+    # back to it. The numbered table is read twice; DuckDB computes a common table expression
+    # once, but Spark computes it again for each reader, so the numbering must not depend on the
+    # order rows arrive in: ordered by every column, only rows equal in every input (whose
+    # verdicts are equal too) can swap numbers.
+    t = t.drop(*words)
+    t = t.mutate(_row=ibis.row_number().over(order_by=[t[c] for c in t.columns]))
 
     # The most conditions a clause has (the words are put together position by position).
     width = max(
