@@ -410,6 +410,61 @@ def _evaluate(
     return per_row
 
 
+def graded_values(
+    labs: ir.Table,
+    term_map: ir.Table,
+    wanted: Sequence[LabTerm],
+    users: dict[str, list[str]],
+    criteria: LabCriteria,
+    settings: CriteriaSettings,
+    medications: ir.Table | None,
+) -> ir.Table:
+    """Every prepared lab value joined to each term of its test (``term_map``: ``m_test``,
+    ``term_id`` and the term's columns), with what the criteria read: the ratios to the limits
+    and the percent change (``users``: basis -> ids of the terms that read it), the same-day
+    albumin, potassium replacement and the value graded (``graded_si``: albumin-corrected for
+    the terms that grade a corrected value). Shared by the rows form and the compiled form."""
+    d = settings.signif_digits
+    corrected_terms = [term.id for term in wanted if term.graded_value != "measured"]
+    # Ratios of measured values are computed once per lab value, before the value meets its
+    # terms (a potassium value is graded for two terms). Corrected values get theirs below.
+    by_test = {
+        basis: sorted({criteria.term(i).test for i in ids if i not in corrected_terms})
+        for basis, ids in users.items()
+    }
+    prepared = labs
+    labs = labs.mutate(**ratios(labs, labs.value_si, d, by_test, labs.test))
+    t = labs.join(term_map, labs.test == term_map.m_test).drop("m_test")
+
+    if any(term.graded_value == "albumin_corrected" for term in wanted):
+        t = with_albumin(t, prepared, settings)
+    else:
+        t = t.mutate(alb_si=ibis.null("float64"))
+    needs_k = settings.hypokalaemia_lln_to_3 == "intervention_recorded" and any(
+        term.id == "hypokalemia" for term in wanted
+    )
+    if needs_k and medications is not None:
+        t = _with_potassium_replacement(t, medications, criteria)
+    else:
+        t = t.mutate(kflag=_NULL_BOOL)
+
+    coefficient = float(criteria.file.param("albumin_coefficient_mmol_per_g"))
+    corrected = signif(t.value_si + coefficient * (settings.albumin_reference_g_l - t.alb_si), d)
+    if settings.calcium_correction == "uncorrected_if_no_albumin":
+        corrected = corrected.fill_null(t.value_si)
+    graded = (
+        ibis.ifelse(t.term_id.isin(corrected_terms), corrected, t.value_si)
+        if corrected_terms
+        else t.value_si
+    )
+    t = t.mutate(graded_si=graded)
+    if corrected_terms:
+        by_term = {b: [i for i in ids if i in corrected_terms] for b, ids in users.items()}
+        old = {c: t[c] for c in ("r_uln", "r_lln", "r_base", "pchg")}
+        t = t.mutate(**ratios(t, t.graded_si, d, by_term, t.term_id, old))
+    return t
+
+
 def grade_lab_values(
     labs: ir.Table,
     settings: CriteriaSettings | None = None,
@@ -459,43 +514,7 @@ def grade_lab_values(
                 for cond in crit.conditions:
                     if term.id not in users.setdefault(cond.basis, []):
                         users[cond.basis].append(term.id)
-    corrected_terms = [term.id for term in wanted if term.graded_value != "measured"]
-    # Ratios of measured values are computed once per lab value, before the value meets its
-    # terms (a potassium value is graded for two terms). Corrected values get theirs below.
-    by_test = {
-        basis: sorted({criteria.term(i).test for i in ids if i not in corrected_terms})
-        for basis, ids in users.items()
-    }
-    prepared = labs
-    labs = labs.mutate(**ratios(labs, labs.value_si, d, by_test, labs.test))
-    t = labs.join(term_map, labs.test == term_map.m_test).drop("m_test")
-
-    if any(term.graded_value == "albumin_corrected" for term in wanted):
-        t = with_albumin(t, prepared, settings)
-    else:
-        t = t.mutate(alb_si=ibis.null("float64"))
-    needs_k = settings.hypokalaemia_lln_to_3 == "intervention_recorded" and any(
-        term.id == "hypokalemia" for term in wanted
-    )
-    if needs_k and medications is not None:
-        t = _with_potassium_replacement(t, medications, criteria)
-    else:
-        t = t.mutate(kflag=_NULL_BOOL)
-
-    coefficient = float(criteria.file.param("albumin_coefficient_mmol_per_g"))
-    corrected = signif(t.value_si + coefficient * (settings.albumin_reference_g_l - t.alb_si), d)
-    if settings.calcium_correction == "uncorrected_if_no_albumin":
-        corrected = corrected.fill_null(t.value_si)
-    graded = (
-        ibis.ifelse(t.term_id.isin(corrected_terms), corrected, t.value_si)
-        if corrected_terms
-        else t.value_si
-    )
-    t = t.mutate(graded_si=graded)
-    if corrected_terms:
-        by_term = {b: [i for i in ids if i in corrected_terms] for b, ids in users.items()}
-        old = {c: t[c] for c in ("r_uln", "r_lln", "r_base", "pchg")}
-        t = t.mutate(**ratios(t, t.graded_si, d, by_term, t.term_id, old))
+    t = graded_values(labs, term_map, wanted, users, criteria, settings, medications)
     words = ["k_head", "k_unit", "k_corrected", "k_accepted", *_NEEDS.values()]
     if explain:
         # The words that do not depend on the grade, written once here (the projection that

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from bvall.criteria.expressions import constant_table, signif, signif_py
-from bvall.criteria.grading import _clauses, _with_potassium_replacement, ratios
+from bvall.criteria.expressions import constant_table, signif_py
+from bvall.criteria.grading import _clauses, graded_values
 from bvall.criteria.lab_criteria import Condition, Criterion, LabCriteria
-from bvall.criteria.labs import compare, with_albumin
+from bvall.criteria.labs import compare
 from bvall.criteria.settings import CriteriaSettings
 
 _NULL_BOOL = ibis.null("boolean")
@@ -113,43 +113,7 @@ def grade_lab_values_compiled(
                 for cond in crit.conditions:
                     if term.id not in users.setdefault(cond.basis, []):
                         users[cond.basis].append(term.id)
-    corrected_terms = [term.id for term in wanted if term.graded_value != "measured"]
-    # Ratios of measured values are computed once per lab value, before the value meets its
-    # terms (a potassium value is graded for two terms; an inlined ratio would be recomputed
-    # in every branch of every cascade that reads it). Corrected values get theirs below.
-    by_test = {
-        basis: sorted({criteria.term(i).test for i in ids if i not in corrected_terms})
-        for basis, ids in users.items()
-    }
-    labs = labs.mutate(**ratios(labs, labs.value_si, d, by_test, labs.test))
-    t = labs.join(term_map, labs.test == term_map.m_test).drop("m_test")
-
-    if any(term.graded_value == "albumin_corrected" for term in wanted):
-        t = with_albumin(t, labs, settings)
-    else:
-        t = t.mutate(alb_si=ibis.null("float64"))
-    needs_k = settings.hypokalaemia_lln_to_3 == "intervention_recorded" and any(
-        term.id == "hypokalemia" for term in wanted
-    )
-    if needs_k and medications is not None:
-        t = _with_potassium_replacement(t, medications, criteria)
-    else:
-        t = t.mutate(kflag=_NULL_BOOL)
-
-    coefficient = float(criteria.file.param("albumin_coefficient_mmol_per_g"))
-    corrected = signif(t.value_si + coefficient * (settings.albumin_reference_g_l - t.alb_si), d)
-    if settings.calcium_correction == "uncorrected_if_no_albumin":
-        corrected = corrected.fill_null(t.value_si)
-    graded = (
-        ibis.ifelse(t.term_id.isin(corrected_terms), corrected, t.value_si)
-        if corrected_terms
-        else t.value_si
-    )
-    t = t.mutate(graded_si=graded)
-    if corrected_terms:
-        by_term = {b: [i for i in ids if i in corrected_terms] for b, ids in users.items()}
-        old = {c: t[c] for c in ("r_uln", "r_lln", "r_base", "pchg")}
-        t = t.mutate(**ratios(t, t.graded_si, d, by_term, t.term_id, old))
+    t = graded_values(labs, term_map, wanted, users, criteria, settings, medications)
 
     def row(table: ir.Table) -> _Row:
         return _Row(
