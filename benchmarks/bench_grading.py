@@ -512,13 +512,14 @@ def _canonical(worst: Any, days: Any) -> tuple[Any, ...]:
     )
 
 
-def run(engine: str, folder: Path, threads: int, memory: str) -> tuple[float, float, Any]:
-    """Run one engine in a fresh process; its failure (including being killed) is an error."""
+def _in_process(engine: str, target: Any, args: tuple[Any, ...]) -> Any:
+    """Run ``target(*args, queue)`` in a fresh process and return what it puts on the queue;
+    the child's failure (including being killed) is an error naming ``engine``."""
     import queue as queues
 
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(engine, str(folder), threads, memory, q))
+    p = ctx.Process(target=target, args=(*args, q))
     p.start()
     while True:
         try:
@@ -530,6 +531,14 @@ def run(engine: str, folder: Path, threads: int, memory: str) -> tuple[float, fl
     p.join()
     if isinstance(result, BaseException):
         raise RuntimeError(f"{engine} failed: {result}") from result
+    return result
+
+
+def run(engine: str, folder: Path, threads: int, memory: str) -> tuple[float, float, Any]:
+    """Run one engine in a fresh process; its failure (including being killed) is an error."""
+    result: tuple[float, float, Any] = _in_process(
+        engine, _child, (engine, str(folder), threads, memory)
+    )
     return result
 
 
@@ -648,22 +657,7 @@ def _plan_child(engine: str, folder: str, n: int, master: str, queue: Any) -> No
 
 def run_plans(engine: str, folder: Path, n: int, master: str) -> tuple[float, Any]:
     """One engine's run of the plan in a fresh process (plans come from the plan cache)."""
-    import queue as queues
-
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_plan_child, args=(engine, str(folder), n, master, q))
-    p.start()
-    while True:
-        try:
-            result = q.get(timeout=5)
-            break
-        except queues.Empty:
-            if not p.is_alive():
-                raise RuntimeError(f"{engine} died (exit code {p.exitcode})") from None
-    p.join()
-    if isinstance(result, BaseException):
-        raise RuntimeError(f"{engine} failed: {result}") from result
+    result: tuple[float, Any] = _in_process(engine, _plan_child, (engine, str(folder), n, master))
     return result
 
 

@@ -410,6 +410,20 @@ def _evaluate(
     return per_row
 
 
+def readers(
+    wanted: Sequence[LabTerm], clauses: dict[str, dict[int, list[tuple[Criterion, float]]]]
+) -> dict[str, list[str]]:
+    """Basis -> ids of the terms whose clauses in force read it (in term order)."""
+    users: dict[str, list[str]] = {}
+    for term in wanted:
+        for grade_clauses in clauses[term.id].values():
+            for crit, _f in grade_clauses:
+                for cond in crit.conditions:
+                    if term.id not in users.setdefault(cond.basis, []):
+                        users[cond.basis].append(term.id)
+    return users
+
+
 def graded_values(
     labs: ir.Table,
     term_map: ir.Table,
@@ -507,13 +521,7 @@ def grade_lab_values(
     d = settings.signif_digits
     term_map = _term_table(wanted, criteria)
     clauses = {term.id: _clauses(term, settings) for term in wanted}
-    users: dict[str, list[str]] = {}  # basis -> ids of the terms that read it
-    for term in wanted:
-        for grade_clauses in clauses[term.id].values():
-            for crit, _f in grade_clauses:
-                for cond in crit.conditions:
-                    if term.id not in users.setdefault(cond.basis, []):
-                        users[cond.basis].append(term.id)
+    users = readers(wanted, clauses)
     t = graded_values(labs, term_map, wanted, users, criteria, settings, medications)
     words = ["k_head", "k_unit", "k_corrected", "k_accepted", *_NEEDS.values()]
     if explain:

@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from bvall.criteria.expressions import constant_table, signif_py
-from bvall.criteria.grading import _clauses, graded_values
+from bvall.criteria.grading import _clauses, graded_values, readers
 from bvall.criteria.lab_criteria import Condition, Criterion, LabCriteria
 from bvall.criteria.labs import compare
 from bvall.criteria.settings import CriteriaSettings
@@ -106,13 +106,7 @@ def grade_lab_values_compiled(
         }
     )
     clauses = {term.id: _clauses(term, settings) for term in wanted}
-    users: dict[str, list[str]] = {}  # basis -> ids of the terms that read it
-    for term in wanted:
-        for grade_clauses in clauses[term.id].values():
-            for crit, _f in grade_clauses:
-                for cond in crit.conditions:
-                    if term.id not in users.setdefault(cond.basis, []):
-                        users[cond.basis].append(term.id)
+    users = readers(wanted, clauses)
     t = graded_values(labs, term_map, wanted, users, criteria, settings, medications)
 
     def row(table: ir.Table) -> _Row:
