@@ -8,6 +8,9 @@ Prints, each with its ratio to a baseline measured in the same run:
   changed (data not seen before), and of each patient alone (median over the 13), wall and CPU
   seconds; baseline: the same derivations built as Ibis expressions and executed directly
   (``derive_unplanned``, what every call cost before plans, less the SQL compilation cache).
+* the optimiser: all derivations of registry patients (60 lab values a day for 10 days each)
+  with DuckDB's query optimiser off, as ratio to the same plans with it on; this is what
+  ``bvall.criteria.plans.OPTIMISE_ABOVE_ROWS`` rests on.
 * cold processes with the plan cache warm: ``derive(example, "endpoints")`` and loading the
   example cohort alone; baseline: ``python -c pass``.
 
@@ -87,6 +90,35 @@ def _in_process() -> None:
         )
 
 
+def _optimiser(sizes: tuple[int, ...] = (1, 3, 12, 33, 100, 400)) -> None:
+    """All derivations with the optimiser off / on, by the number of rows the plans read."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from registry import registry_cohort
+
+    from bvall.criteria.plans import QUERIES, load_plan, plan_features, run_plan
+
+    print("optimiser off / on (all derivations of registry patients, best of 3, wall s):")
+    for n in sizes:
+        cohort = registry_cohort(n)
+        plans = [load_plan(w, plan_features(cohort)) for w in QUERIES]
+        rows = sum(cohort[t].num_rows for t in cohort.table_names)
+        best: dict[bool, float] = {}
+        for repeat in range(4):
+            for on in (True, False):
+                fresh = _changed(cohort, 0.001 * (repeat + 1) * (2 if on else 3))
+                t = time.perf_counter()
+                for plan in plans:
+                    run_plan(plan, fresh, optimise=on)
+                if repeat:  # the first round prepares the statements
+                    best[on] = min(best.get(on, 1e9), time.perf_counter() - t)
+        print(
+            f"  {n:4d} patients {rows:8,d} rows   on {best[True]:6.3f}   off {best[False]:6.3f}"
+            f"   ratio off/on {best[False] / best[True]:.2f}"
+        )
+
+
 def _cold(code: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
@@ -122,6 +154,7 @@ def _cold_processes() -> None:
 
 def main() -> None:
     _in_process()
+    _optimiser()
     _cold_processes()
 
 

@@ -155,6 +155,54 @@ def write_registry(
     return rows
 
 
+def registry_cohort(n_patients: int, *, seed: int = 20240301) -> object:
+    """The first ``n_patients`` of the registry as a validated bvall cohort: their labs, and an
+    induction course of the concurrent arm starting on 2024-01-10 (D1)."""
+    import datetime as dt
+
+    import pyarrow.compute as pc
+
+    from bvall.cohort import Cohort
+
+    raw = chunk_table(0, n_patients, np.random.default_rng(seed))
+    labs = pa.table(
+        {
+            "patient_id": raw["patient_id"].cast(pa.string()),
+            "test": raw["test"].cast(pa.string()),
+            "value": raw["value"],
+            "unit": raw["unit"].cast(pa.string()),
+            "ref_low": raw["ref_low"],
+            "ref_high": raw["ref_high"],
+            "study_day": raw["day"],
+        }
+    )
+    ids = pc.unique(labs["patient_id"]).to_pylist()
+    n = len(ids)
+    patients = pa.table(
+        {
+            "patient_id": ids,
+            "sex": ["F" if i % 2 else "M" for i in range(n)],
+            "age_years": [40 + i % 40 for i in range(n)],
+            "diagnosis": ["b_all_ph_negative"] * n,
+            "arm": ["concurrent"] * n,
+        }
+    )
+    courses = pa.table(
+        {
+            "patient_id": ids,
+            "course_id": ["IND"] * n,
+            "course_type": ["induction"] * n,
+            "regimen": ["bv-concurrent"] * n,
+            "course_number": [1] * n,
+            "start_date": [dt.date(2024, 1, 10)] * n,
+        }
+    )
+    return Cohort.from_tables(
+        {"patients": patients, "treatment_courses": courses, "labs": labs},
+        {"name": "registry-sample"},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("patients", type=int)

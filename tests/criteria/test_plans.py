@@ -7,7 +7,6 @@ cohorts, on single patients and on a sample of the benchmark registry.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -15,9 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 import bvall.criteria as criteria
@@ -60,46 +57,11 @@ def _registry_sample(n: int = 12) -> Cohort:
     induction course starting on D1."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        from registry import chunk_table
+        from registry import registry_cohort
     finally:
         sys.path.remove(str(BENCHMARKS))
-    labs = chunk_table(0, n, np.random.default_rng(20240301))
-    labs = pa.table(
-        {
-            "patient_id": labs["patient_id"].cast(pa.string()),
-            "test": labs["test"].cast(pa.string()),
-            "value": labs["value"],
-            "unit": labs["unit"].cast(pa.string()),
-            "ref_low": labs["ref_low"],
-            "ref_high": labs["ref_high"],
-            "study_day": labs["day"],
-        }
-    )
-    ids = pc.unique(labs["patient_id"]).to_pylist()
-    d1 = dt.date(2024, 1, 10)
-    patients = pa.table(
-        {
-            "patient_id": ids,
-            "sex": ["F" if i % 2 else "M" for i in range(len(ids))],
-            "age_years": [40 + i for i in range(len(ids))],
-            "diagnosis": ["b_all_ph_negative"] * len(ids),
-            "arm": ["concurrent"] * len(ids),
-        }
-    )
-    courses = pa.table(
-        {
-            "patient_id": ids,
-            "course_id": ["IND"] * len(ids),
-            "course_type": ["induction"] * len(ids),
-            "regimen": ["bv-concurrent"] * len(ids),
-            "course_number": [1] * len(ids),
-            "start_date": [d1] * len(ids),
-        }
-    )
-    return Cohort.from_tables(
-        {"patients": patients, "treatment_courses": courses, "labs": labs},
-        {"name": "registry-sample"},
-    )
+    cohort: Cohort = registry_cohort(n)
+    return cohort
 
 
 def _check_all(cohort: Cohort, settings: CriteriaSettings | None = None) -> None:
@@ -160,6 +122,61 @@ def test_a_qualified_lab_value_gets_its_own_plan() -> None:
     assert a.features["labs_qualified"] is True
     fresh = derive_unplanned(censored, "grades")
     _assert_same(derive_planned(censored, "grades"), fresh, "grades with a qualifier")
+
+
+def _fresh_copy(cohort: Cohort) -> Cohort:
+    """The same tables in a new cohort object (no intermediate of ``cohort`` is reused)."""
+    return Cohort({n: cohort[n] for n in cohort.table_names}, cohort.metadata)
+
+
+@pytest.mark.parametrize("name", ["example", "published", "registry"])
+def test_the_optimiser_changes_no_result(name: str) -> None:
+    """Small cohorts run with DuckDB's optimiser off: every derivation is the same with it on
+    (the bundled cohorts, one patient alone, a registry sample)."""
+    cohort = _registry_sample() if name == "registry" else load_cohort(name)
+    cohorts = [cohort, cohort.subset([cohort.patient_ids[-1]])]
+    for c in cohorts:
+        features = plan_features(c)
+        for what in QUERIES:
+            plan = load_plan(what, features)
+            on = plans.run_plan(plan, _fresh_copy(c), optimise=True)
+            off = plans.run_plan(plan, _fresh_copy(c), optimise=False)
+            _assert_same(off, on, f"{name}/{len(c.patient_ids)} patients/{what}")
+
+
+@pytest.mark.parametrize("optimise", [False, True])
+def test_no_derivation_depends_on_the_order_of_rows(optimise: bool) -> None:
+    """Every table's rows read in reverse give the same derivations: lists in a text (the
+    anti-infectives of an infection, the vasopressors of a CRS episode) are sorted, and ties
+    are broken by the data, not by the order DuckDB happens to read the rows in."""
+    example = load_cohort("example")
+    for c in (example, example.subset(["P08"])):
+        reverse = Cohort(
+            {
+                n: c[n].take(pa.array(range(c[n].num_rows - 1, -1, -1), pa.int64()))
+                for n in c.table_names
+            },
+            c.metadata,
+        )
+        for what in QUERIES:
+            plan = load_plan(what, plan_features(c))
+            _assert_same(
+                plans.run_plan(plan, reverse, optimise=optimise),
+                plans.run_plan(plan, _fresh_copy(c), optimise=optimise),
+                f"{len(c.patient_ids)} patients/{what}, rows reversed",
+            )
+
+
+def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = load_cohort("example")
+    plan = load_plan("tls", plan_features(example))
+    rows = sum(example[t].num_rows for t in plan.cohort_tables)
+    states = []
+    for limit in (rows, rows - 1):
+        monkeypatch.setattr(plans, "OPTIMISE_ABOVE_ROWS", limit)
+        plans.run_plan(plan, _fresh_copy(example))
+        states.append(plans._LOCAL.optimizing)
+    assert states == [False, True]
 
 
 def test_plan_records_its_inputs_and_steps() -> None:

@@ -232,7 +232,8 @@ def lung_infection(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         .aggregate(
             iv=(j.route == "IV").any(),
             oral=(j.route == "PO").any(),
-            drugs=j.drug.collect(distinct=True).join(", "),
+            # in alphabetical order: the text never depends on the order rows are read in
+            drugs=j.drug.collect(distinct=True).sort().join(", "),
         )
         .rename(t_patient="patient_id", t_day="on_day")
     )

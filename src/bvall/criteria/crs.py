@@ -196,7 +196,8 @@ def _crs_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         sbp_min_mmhg=graded.sbp_mmhg.min(),
         hypotension_grade=graded.hypotension_grade.max(),
         hypoxia_grade=graded.hypoxia_grade.max(),
-        vasopressors=graded.vasopressors.collect(distinct=True).join(";"),
+        # alphabetical: the list never depends on the order rows are read in
+        vasopressors=graded.vasopressors.collect(distinct=True).sort().join(";"),
         vasopressors_max=graded.vasopressors_counted.max(),
         oxygen_device=arg_max(
             graded.oxygen_device,

@@ -491,10 +491,29 @@ def _connection() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:")
         con.execute("SET timezone = 'UTC'")
         con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
         _LOCAL.con = con
         _LOCAL.constants = set()
         _LOCAL.prepared = OrderedDict()
+        _LOCAL.optimizing = True
     return con
+
+
+#: Cohorts whose tables read by a plan hold at most this many rows in all run with DuckDB's
+#: query optimizer off. On a few patients most of a step's time is planning it (for lab grading
+#: of one patient: binding 14 ms, optimising 22 ms, executing 7 ms, from DuckDB's own profile),
+#: and the optimiser cannot win back what it costs; from about 20,000 rows on, its join ordering
+#: and filter push-down pay for themselves (``benchmarks/bench_plans.py`` prints the ratio by
+#: size). The optimiser only chooses how a statement runs, never what it returns: tests compare
+#: both ways, and that no derivation depends on the order rows are read in.
+OPTIMISE_ABOVE_ROWS = 20_000
+
+
+def _optimise(con: duckdb.DuckDBPyConnection, on: bool) -> None:
+    """Turn DuckDB's optimiser on or off for this thread's connection (when it changes)."""
+    if _LOCAL.optimizing != on:
+        con.execute("PRAGMA enable_optimizer" if on else "PRAGMA disable_optimizer")
+        _LOCAL.optimizing = on
 
 
 #: Prepared statements kept per connection (DuckDB then skips parsing a step's SQL again).
@@ -571,10 +590,13 @@ def _steps_of(cohort: Cohort) -> dict[tuple[str, str], pa.Table]:
         return steps
 
 
-def run_plan(plan: Plan, cohort: Cohort) -> pa.Table:
+def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.Table:
     """Run ``plan`` on ``cohort``: register its tables, execute each step's SQL, return the
     result (no Ibis). A ``spark`` plan runs in the current Spark session
-    (:func:`bvall.criteria.spark.run_plan`)."""
+    (:func:`bvall.criteria.spark.run_plan`).
+
+    ``optimise``: run with DuckDB's query optimiser on or off; by default it is on for cohorts
+    larger than :data:`OPTIMISE_ABOVE_ROWS` rows (the tables the plan reads) and off below."""
     if plan.backend == "spark":
         from bvall.criteria import spark
 
@@ -592,10 +614,14 @@ def run_plan(plan: Plan, cohort: Cohort) -> pa.Table:
     done = _steps_of(cohort)
     registered: list[str] = []
     try:
+        rows = 0
         for name, schema in plan.cohort_tables.items():
             table_name = f"bv_cohort_{name}"
-            con.register(table_name, _cohort_table(cohort, name, schema))
+            table = _cohort_table(cohort, name, schema)
+            con.register(table_name, table)
             registered.append(table_name)
+            rows += table.num_rows
+        _optimise(con, optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
         result = None
         for step, lineage in zip(plan.steps, plan.lineages, strict=True):
             memo = (step.name, lineage) if step.name is not None else None
