@@ -129,8 +129,14 @@ def _fresh_copy(cohort: Cohort) -> Cohort:
     return Cohort({n: cohort[n] for n in cohort.table_names}, cohort.metadata)
 
 
+@pytest.fixture
+def no_reuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every step runs (none is taken from an earlier run on the same content)."""
+    monkeypatch.setattr(plans, "REUSE_BELOW_ROWS", -1)
+
+
 @pytest.mark.parametrize("name", ["example", "published", "registry"])
-def test_the_optimiser_changes_no_result(name: str) -> None:
+def test_the_optimiser_changes_no_result(name: str, no_reuse: None) -> None:
     """Small cohorts run with DuckDB's optimiser off: every derivation is the same with it on
     (the bundled cohorts, one patient alone, a registry sample)."""
     cohort = _registry_sample() if name == "registry" else load_cohort(name)
@@ -145,7 +151,7 @@ def test_the_optimiser_changes_no_result(name: str) -> None:
 
 
 @pytest.mark.parametrize("optimise", [False, True])
-def test_no_derivation_depends_on_the_order_of_rows(optimise: bool) -> None:
+def test_no_derivation_depends_on_the_order_of_rows(optimise: bool, no_reuse: None) -> None:
     """Every table's rows read in reverse give the same derivations: lists in a text (the
     anti-infectives of an infection, the vasopressors of a CRS episode) are sorted, and ties
     are broken by the data, not by the order DuckDB happens to read the rows in."""
@@ -165,6 +171,64 @@ def test_no_derivation_depends_on_the_order_of_rows(optimise: bool) -> None:
                 plans.run_plan(plan, _fresh_copy(c), optimise=optimise),
                 f"{len(c.patient_ids)} patients/{what}, rows reversed",
             )
+
+
+def _count_runs(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    ran: list[str | None] = []
+    execute = plans._execute
+
+    def counted(con: Any, step: plans.Step) -> pa.Table:
+        ran.append(step.name)
+        return execute(con, step)
+
+    monkeypatch.setattr(plans, "_execute", counted)
+    return ran
+
+
+def _with_lab_value(cohort: Cohort, row: int, value: float) -> Cohort:
+    labs = cohort["labs"]
+    values = labs["value"].to_pylist()
+    values[row] = value
+    tables = {n: cohort[n] for n in cohort.table_names}
+    tables["labs"] = labs.set_column(
+        labs.schema.get_field_index("value"), "value", pa.array(values, pa.float64())
+    )
+    return Cohort(tables, cohort.metadata)
+
+
+def test_steps_are_reused_by_content_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new cohort object with a changed lab value runs again only the steps that read the
+    labs (directly or through earlier steps); the others are taken from the earlier run, and
+    every result equals a run with nothing reused."""
+    patient = load_cohort("example").subset(["P05"])
+    first = {w: plans.run_plan(load_plan(w, plan_features(patient)), patient) for w in QUERIES}
+    ran = _count_runs(monkeypatch)
+    again = {
+        w: plans.run_plan(load_plan(w, plan_features(patient)), _fresh_copy(patient))
+        for w in QUERIES
+    }
+    assert ran == []  # the same content: nothing runs
+    for what in QUERIES:
+        assert again[what] is first[what]
+    anc = patient["labs"]["test"].to_pylist().index("anc")
+    changed = _with_lab_value(patient, anc, 0.05)  # grade 4 neutrophil count decreased
+    got = {w: plans.run_plan(load_plan(w, plan_features(changed)), changed) for w in QUERIES}
+    plan = load_plan("crs", plan_features(changed))
+    assert "labs" not in plan.cohort_tables
+    assert got["crs"] is first["crs"]
+    assert got["icans"] is first["icans"]
+    assert "bv_step_labs" in ran
+    assert "bv_step_grades" in ran
+    assert "bv_step_crs" not in ran
+    assert "bv_step_doses" not in ran
+    monkeypatch.setattr(plans, "REUSE_BELOW_ROWS", -1)
+    ran.clear()
+    for what in QUERIES:
+        _assert_same(got[what], derive_unplanned(changed, what), f"changed/{what}")
+    fresh_grades = plans.run_plan(load_plan("grades", plan_features(changed)), _fresh_copy(changed))
+    assert "bv_step_grades" in ran
+    _assert_same(got["grades"], fresh_grades, "grades, nothing reused")
+    assert not got["grades"].equals(first["grades"])
 
 
 def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,6 +158,26 @@ class Plan:
             object.__setattr__(self, "_lineages", cached)
         return cached
 
+    @property
+    def reads(self) -> tuple[tuple[str, ...], ...]:
+        """Per step, the cohort tables it reads, directly or through the steps it reads."""
+        cached: tuple[tuple[str, ...], ...] | None = self.__dict__.get("_reads")
+        if cached is None:
+            of: dict[str, set[str]] = {}
+            out = []
+            for step in self.steps:
+                read: set[str] = set()
+                for name in step.inputs:
+                    if name.startswith("bv_cohort_"):
+                        read.add(name.removeprefix("bv_cohort_"))
+                    read |= of.get(name, set())
+                if step.name is not None:
+                    of[step.name] = read
+                out.append(tuple(sorted(read)))
+            cached = tuple(out)
+            object.__setattr__(self, "_reads", cached)
+        return cached
+
     def describe(self) -> str:
         """The plan as text: each step's name, inputs and SQL."""
         lines = [f"-- plan {self.what} ({self.backend}) {self.key}"]
@@ -571,23 +591,56 @@ def _cohort_table(cohort: Cohort, name: str, schema: pa.Schema) -> pa.Table:
 
 
 #: Intermediate tables of recent cohorts (step name and lineage -> Arrow), so the derivations
-#: of one cohort share them as they did in one workspace; only the last few cohorts are kept.
-_STEPS: OrderedDict[int, tuple[Cohort, dict[tuple[str, str], pa.Table]]] = OrderedDict()
+#: of one cohort share them as they did in one workspace; only the last few cohorts are kept,
+#: with the digests of their tables (:func:`_table_digest`).
+_STEPS: OrderedDict[int, tuple[Cohort, dict[tuple[str, str], pa.Table], dict[str, str]]] = (
+    OrderedDict()
+)
 _STEPS_KEPT = 4
 _STEPS_LOCK = threading.Lock()
 
 
-def _steps_of(cohort: Cohort) -> dict[tuple[str, str], pa.Table]:
+def _steps_of(cohort: Cohort) -> tuple[dict[tuple[str, str], pa.Table], dict[str, str]]:
     with _STEPS_LOCK:
         hit = _STEPS.get(id(cohort))
         if hit is not None and hit[0] is cohort:
             _STEPS.move_to_end(id(cohort))
-            return hit[1]
+            return hit[1], hit[2]
         steps: dict[tuple[str, str], pa.Table] = {}
-        _STEPS[id(cohort)] = (cohort, steps)
+        digests: dict[str, str] = {}
+        _STEPS[id(cohort)] = (cohort, steps, digests)
         while len(_STEPS) > _STEPS_KEPT:
             _STEPS.popitem(last=False)
-        return steps
+        return steps, digests
+
+
+#: Cohorts whose tables read by a plan hold at most this many rows in all have the results of
+#: its steps kept by content (:data:`_BY_CONTENT`): a step whose cohort tables, read directly
+#: or through earlier steps, are the same as in an earlier run is not run again, whatever
+#: cohort object they come in. When one patient's labs are saved, that patient's CRS, ICANS and
+#: dose steps are taken as they were; only what reads the labs runs again.
+REUSE_BELOW_ROWS = 50_000
+#: Step results kept by content, and the largest result kept (rows).
+_BY_CONTENT_KEPT = 4096
+_BY_CONTENT_MAX_ROWS = 20_000
+_BY_CONTENT: OrderedDict[tuple[str, tuple[str, ...]], pa.Table] = OrderedDict()
+_BY_CONTENT_LOCK = threading.Lock()
+
+
+def _table_digest(table: pa.Table) -> str:
+    """SHA-256 of a table's schema and values (its Arrow IPC stream): equal digests, equal
+    tables. (Tables equal in values but chunked differently may differ: then a step runs
+    again, it is never taken from another table.)"""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def _content_key(
+    lineage: str, tables: tuple[str, ...], digest: Callable[[str], str]
+) -> tuple[str, tuple[str, ...]]:
+    return lineage, tuple(f"{t}={digest(t)}" for t in tables)
 
 
 def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.Table:
@@ -596,7 +649,9 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
     (:func:`bvall.criteria.spark.run_plan`).
 
     ``optimise``: run with DuckDB's query optimiser on or off; by default it is on for cohorts
-    larger than :data:`OPTIMISE_ABOVE_ROWS` rows (the tables the plan reads) and off below."""
+    larger than :data:`OPTIMISE_ABOVE_ROWS` rows (the tables the plan reads) and off below.
+    Steps already run on this cohort object, or (up to :data:`REUSE_BELOW_ROWS` rows) on the
+    same content, are not run again."""
     if plan.backend == "spark":
         from bvall.criteria import spark
 
@@ -611,25 +666,42 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
         if name not in known:  # named by content: registered once per connection
             con.register(name, data)
             known.add(name)
-    done = _steps_of(cohort)
+    done, digests = _steps_of(cohort)
+    tables = {n: _cohort_table(cohort, n, s) for n, s in plan.cohort_tables.items()}
+    rows = sum(t.num_rows for t in tables.values())
+    _optimise(con, optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
+
+    def digest(name: str) -> str:
+        found = digests.get(name)
+        if found is None:
+            found = digests[name] = _table_digest(tables[name])
+        return found
+
+    reuse = rows <= REUSE_BELOW_ROWS
     registered: list[str] = []
     try:
-        rows = 0
-        for name, schema in plan.cohort_tables.items():
-            table_name = f"bv_cohort_{name}"
-            table = _cohort_table(cohort, name, schema)
-            con.register(table_name, table)
-            registered.append(table_name)
-            rows += table.num_rows
-        _optimise(con, optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
+        for name, table in tables.items():
+            con.register(f"bv_cohort_{name}", table)
+            registered.append(f"bv_cohort_{name}")
         result = None
-        for step, lineage in zip(plan.steps, plan.lineages, strict=True):
+        for step, lineage, read in zip(plan.steps, plan.lineages, plan.reads, strict=True):
             memo = (step.name, lineage) if step.name is not None else None
             result = done.get(memo) if memo is not None else None
+            key = _content_key(lineage, read, digest) if reuse else None
+            if result is None and key is not None:
+                with _BY_CONTENT_LOCK:
+                    result = _BY_CONTENT.get(key)
+                    if result is not None:
+                        _BY_CONTENT.move_to_end(key)
             if result is None:
                 result = _execute(con, step)
-                if memo is not None:
-                    done[memo] = result
+                if key is not None and result.num_rows <= _BY_CONTENT_MAX_ROWS:
+                    with _BY_CONTENT_LOCK:
+                        _BY_CONTENT[key] = result
+                        while len(_BY_CONTENT) > _BY_CONTENT_KEPT:
+                            _BY_CONTENT.popitem(last=False)
+            if memo is not None:
+                done[memo] = result
             if step.name is not None:
                 con.register(step.name, result)
                 registered.append(step.name)
