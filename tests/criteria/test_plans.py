@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -229,6 +230,29 @@ def test_steps_are_reused_by_content_only(monkeypatch: pytest.MonkeyPatch) -> No
     assert "bv_step_grades" in ran
     _assert_same(got["grades"], fresh_grades, "grades, nothing reused")
     assert not got["grades"].equals(first["grades"])
+
+
+def test_table_digest_follows_values_not_buffers() -> None:
+    """Equal tables whose buffers differ under a null have one digest; any change of a value,
+    a null or a type gives another."""
+
+    def floats(under_null: float) -> pa.Array:
+        data = pa.py_buffer(np.array([1.5, under_null, 3.0]).tobytes())
+        validity = pa.py_buffer(bytes([0b101]))
+        return pa.Array.from_buffers(pa.float64(), 3, [validity, data], null_count=1)
+
+    a, b = pa.table({"x": floats(0.0)}), pa.table({"x": floats(99.0)})
+    assert a.equals(b)
+    assert plans._table_digest(a) == plans._table_digest(b)
+    others = [
+        pa.table({"x": [1.5, None, 3.5]}),
+        pa.table({"x": [1.5, 0.0, 3.0]}),
+        pa.table({"x": pa.array([1.5, None, 3.0], pa.float32())}),
+        pa.table({"y": [1.5, None, 3.0]}),
+    ]
+    digests = {plans._table_digest(t) for t in others}
+    assert len(digests) == len(others)
+    assert plans._table_digest(a) not in digests
 
 
 def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -628,12 +628,14 @@ _BY_CONTENT_LOCK = threading.Lock()
 
 
 def _table_digest(table: pa.Table) -> str:
-    """SHA-256 of a table's schema and values (its Arrow IPC stream): equal digests, equal
-    tables. (Tables equal in values but chunked differently may differ: then a step runs
-    again, it is never taken from another table.)"""
+    """SHA-256 of a table's schema and values, written as Parquet without compression or
+    statistics. Parquet stores the values only (an Arrow buffer also holds whatever bytes lie
+    under its nulls, so two equal tables can differ in Arrow IPC) and is lossless, so equal
+    digests mean equal tables."""
+    import pyarrow.parquet as pq
+
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks())
+    pq.write_table(table, sink, compression="none", write_statistics=False, use_dictionary=False)
     return hashlib.sha256(sink.getvalue()).hexdigest()
 
 
