@@ -680,11 +680,11 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
         return found
 
     reuse = rows <= REUSE_BELOW_ROWS
+    # Tables are registered only when a step runs: when every step is taken from an earlier
+    # run, DuckDB is not asked anything.
+    pending = {f"bv_cohort_{name}": table for name, table in tables.items()}
     registered: list[str] = []
     try:
-        for name, table in tables.items():
-            con.register(f"bv_cohort_{name}", table)
-            registered.append(f"bv_cohort_{name}")
         result = None
         for step, lineage, read in zip(plan.steps, plan.lineages, plan.reads, strict=True):
             memo = (step.name, lineage) if step.name is not None else None
@@ -696,6 +696,10 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
                     if result is not None:
                         _BY_CONTENT.move_to_end(key)
             if result is None:
+                for name, table in pending.items():
+                    con.register(name, table)
+                    registered.append(name)
+                pending.clear()
                 result = _execute(con, step)
                 if key is not None and result.num_rows <= _BY_CONTENT_MAX_ROWS:
                     with _BY_CONTENT_LOCK:
@@ -705,8 +709,7 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
             if memo is not None:
                 done[memo] = result
             if step.name is not None:
-                con.register(step.name, result)
-                registered.append(step.name)
+                pending[step.name] = result
         if result is None:
             raise PlanError(f"plan {plan.what!r} has no steps")
         return result
