@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from bvall.cohort.model import Cohort
+from bvall.criteria.columns import ENDPOINT_COLUMNS
 from bvall.criteria.derivations import (
     derive_crs,
     derive_eligibility,
@@ -35,21 +35,6 @@ from bvall.criteria.derivations import (
 from bvall.criteria.plans import QUERIES, derive_planned, load_plans
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import UnknownNameError, suggest
-
-if TYPE_CHECKING:
-    from bvall.criteria.endpoints import ENDPOINT_COLUMNS
-
-
-def __getattr__(name: str) -> Any:
-    # ENDPOINT_COLUMNS lives with the endpoint query, which imports Ibis: loaded on first use, so
-    # that a process deriving through plans already built never imports Ibis.
-    if name == "ENDPOINT_COLUMNS":
-        from bvall.criteria.endpoints import ENDPOINT_COLUMNS
-
-        globals()[name] = ENDPOINT_COLUMNS
-        return ENDPOINT_COLUMNS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 #: The derivations by name, each ``(cohort, settings) -> pa.Table``.
 DERIVATIONS: dict[str, Callable[[Cohort, CriteriaSettings | None], pa.Table]] = {

@@ -23,7 +23,8 @@ from bvall.analysis.tables.cells import (
     text_cell,
 )
 from bvall.analysis.tables.data import StudyData, is_missing, present
-from bvall.criteria.endpoints import AE_COLUMNS, complete_terms
+from bvall.criteria.columns import AE_COLUMNS
+from bvall.criteria.plans import complete_terms
 
 #: Haematological CTCAE terms (shown first, as the seed paper's Table 4).
 HAEMATOLOGICAL = (
