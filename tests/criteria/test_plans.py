@@ -20,6 +20,7 @@ import pytest
 
 import bvall.criteria as criteria
 from bvall.cohort import Cohort, load_cohort
+from bvall.cohort.model import table_digest
 from bvall.criteria import CriteriaSettings, plans
 from bvall.criteria.expressions import Workspace
 from bvall.criteria.plans import (
@@ -243,16 +244,16 @@ def test_table_digest_follows_values_not_buffers() -> None:
 
     a, b = pa.table({"x": floats(0.0)}), pa.table({"x": floats(99.0)})
     assert a.equals(b)
-    assert plans._table_digest(a) == plans._table_digest(b)
+    assert table_digest(a) == table_digest(b)
     others = [
         pa.table({"x": [1.5, None, 3.5]}),
         pa.table({"x": [1.5, 0.0, 3.0]}),
         pa.table({"x": pa.array([1.5, None, 3.0], pa.float32())}),
         pa.table({"y": [1.5, None, 3.0]}),
     ]
-    digests = {plans._table_digest(t) for t in others}
+    digests = {table_digest(t) for t in others}
     assert len(digests) == len(others)
-    assert plans._table_digest(a) not in digests
+    assert table_digest(a) not in digests
 
 
 def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -173,3 +173,25 @@ def test_import_refuses_future_dates_and_days_that_contradict_d1(loaded) -> None
     found = {(p.row, p.column, p.code) for p in report.problems}
     assert found == {(1, "date", "range"), (2, "study_day", "consistency")}
     assert Lab.objects.count() == before
+
+
+def test_an_equal_read_gives_the_validated_cohort_again(published) -> None:  # type: ignore[no-untyped-def]
+    """A read equal to one validated before gives that same cohort object (the engines then
+    reuse its derivations); any change in the data gives a new, validated one."""
+    from bvall.store.convert import load_cohort_into_database, read_database
+    from bvall.store.models import Patient
+
+    load_cohort_into_database(published, reason="load", create_sites=True)
+    pid = published.patient_ids[0]
+    first = read_database([pid])
+    assert read_database([pid]) is first
+    before = first["patients"]["age_years"][0].as_py()
+    Patient.objects.filter(patient_id=pid).update(age_years=before + 1)
+    changed = read_database([pid])
+    assert changed is not first
+    assert changed["patients"]["age_years"][0].as_py() == before + 1
+    # data the validation rejects (written around the write gate) is rejected on every read
+    Patient.objects.filter(patient_id=pid).update(age_years=130)
+    for _ in range(2):
+        with pytest.raises(ValidationFailed, match="130"):
+            read_database([pid])

@@ -21,6 +21,18 @@ from bvall.cohort.validate import validate_tables
 from bvall.errors import UnknownNameError, ValidationFailed, suggest
 
 
+def table_digest(table: pa.Table) -> str:
+    """SHA-256 of a table's schema and values, written as Parquet without compression or
+    statistics. Parquet stores the values only (an Arrow buffer also holds whatever bytes lie
+    under its nulls, so two equal tables can differ in Arrow IPC) and is lossless, so equal
+    digests mean equal tables. Cheap for a patient's tables (a fraction of a millisecond)."""
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="none", write_statistics=False, use_dictionary=False)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
 @dataclass(frozen=True)
 class CohortMetadata:
     """What a cohort is: its name, title, source, and whether it is synthetic."""

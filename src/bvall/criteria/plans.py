@@ -40,7 +40,7 @@ import duckdb
 import pyarrow as pa
 
 import bvall
-from bvall.cohort.model import Cohort
+from bvall.cohort.model import Cohort, table_digest
 from bvall.cohort.schema import TABLES
 from bvall.criteria.settings import CriteriaSettings
 from bvall.errors import BvallError
@@ -592,7 +592,7 @@ def _cohort_table(cohort: Cohort, name: str, schema: pa.Schema) -> pa.Table:
 
 #: Intermediate tables of recent cohorts (step name and lineage -> Arrow), so the derivations
 #: of one cohort share them as they did in one workspace; only the last few cohorts are kept,
-#: with the digests of their tables (:func:`_table_digest`).
+#: with the digests of their tables (:func:`~bvall.cohort.model.table_digest`).
 _STEPS: OrderedDict[int, tuple[Cohort, dict[tuple[str, str], pa.Table], dict[str, str]]] = (
     OrderedDict()
 )
@@ -625,18 +625,6 @@ _BY_CONTENT_KEPT = 4096
 _BY_CONTENT_MAX_ROWS = 20_000
 _BY_CONTENT: OrderedDict[tuple[str, tuple[str, ...]], pa.Table] = OrderedDict()
 _BY_CONTENT_LOCK = threading.Lock()
-
-
-def _table_digest(table: pa.Table) -> str:
-    """SHA-256 of a table's schema and values, written as Parquet without compression or
-    statistics. Parquet stores the values only (an Arrow buffer also holds whatever bytes lie
-    under its nulls, so two equal tables can differ in Arrow IPC) and is lossless, so equal
-    digests mean equal tables."""
-    import pyarrow.parquet as pq
-
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="none", write_statistics=False, use_dictionary=False)
-    return hashlib.sha256(sink.getvalue()).hexdigest()
 
 
 def _content_key(
@@ -676,7 +664,7 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
     def digest(name: str) -> str:
         found = digests.get(name)
         if found is None:
-            found = digests[name] = _table_digest(tables[name])
+            found = digests[name] = table_digest(tables[name])
         return found
 
     reuse = rows <= REUSE_BELOW_ROWS

@@ -14,8 +14,11 @@ receives a :class:`Cohort`.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,6 +30,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem, validate_tables
+from bvall.cohort.model import table_digest
 from bvall.cohort.problems import ProblemList
 from bvall.store.models import COHORT_MODELS, Patient, StudyInfo
 
@@ -101,11 +105,23 @@ def _arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(cols, schema=schema)
 
 
+#: Validated cohorts read recently, by the digest of what was read (see :func:`read_database`).
+_CHECKED: OrderedDict[str, Cohort] = OrderedDict()
+_CHECKED_KEPT = 256
+#: Reads of more rows than this are validated every time (and not kept).
+CHECKED_MAX_ROWS = 50_000
+_CHECKED_LOCK = threading.Lock()
+
+
 def read_database(patient_ids: Iterable[str] | None = None, *, validate: bool = True) -> Cohort:
     """The database as a cohort (or only ``patient_ids``; study-level provenance is kept).
 
     With ``validate`` (the default) the tables go through the cohort's validation again, so a
-    cohort read from the database is exactly as trustworthy as one read from files.
+    cohort read from the database is exactly as trustworthy as one read from files. A read equal
+    to one validated before in this process (the digest of every table and of the metadata, see
+    :func:`~bvall.cohort.model.table_digest`) gives that same validated cohort object without
+    validating again, for reads of up to :data:`CHECKED_MAX_ROWS` rows: validation depends on
+    nothing but those, and the engines then find the derivations of that object already made.
     """
     wanted = None if patient_ids is None else list(dict.fromkeys(patient_ids))
     raw: dict[str, list[dict[str, Any]]] = {}
@@ -118,13 +134,34 @@ def read_database(patient_ids: Iterable[str] | None = None, *, validate: bool = 
                 qs = qs.filter(patient_id__in=wanted)
         raw[table] = table_rows(table, qs)
     metadata = study_metadata()
-    if validate:
-        return Cohort.from_tables(
-            {t: pd.DataFrame(rows, columns=list(attnames(t))) for t, rows in raw.items()},
-            metadata,
-            source="database",
-        )
-    return Cohort({t: _arrow(t, rows) for t, rows in raw.items()}, metadata)
+    if not validate:
+        return Cohort({t: _arrow(t, rows) for t, rows in raw.items()}, metadata)
+    key = None
+    if sum(len(rows) for rows in raw.values()) <= CHECKED_MAX_ROWS:
+        digest = hashlib.sha256(repr(metadata).encode())
+        try:
+            for t, rows in raw.items():
+                digest.update(f"|{t}=".encode() + table_digest(_arrow(t, rows)).encode())
+            key = digest.hexdigest()
+        except (pa.ArrowException, ValueError, TypeError):
+            key = None  # rows the validation will explain
+    if key is not None:
+        with _CHECKED_LOCK:
+            hit = _CHECKED.get(key)
+            if hit is not None:
+                _CHECKED.move_to_end(key)
+                return hit
+    cohort = Cohort.from_tables(
+        {t: pd.DataFrame(rows, columns=list(attnames(t))) for t, rows in raw.items()},
+        metadata,
+        source="database",
+    )
+    if key is not None:
+        with _CHECKED_LOCK:
+            _CHECKED[key] = cohort
+            while len(_CHECKED) > _CHECKED_KEPT:
+                _CHECKED.popitem(last=False)
+    return cohort
 
 
 # --- writing -----------------------------------------------------------------------------------
