@@ -256,6 +256,52 @@ def test_table_digest_follows_values_not_buffers() -> None:
     assert table_digest(a) not in digests
 
 
+def test_ties_are_broken_by_the_data() -> None:
+    """Two albumin values of one day without a clock time: the calcium correction takes the lower, whichever row
+    comes first (Payne: 1.6 + 0.02 x (40 - 30) = 1.8 mmol/L, grade 2; with 35 g/L it would be
+    1.7, grade 3; CTCAE v5.0 hypocalcaemia G2 < 2.0-1.75, G3 < 1.75-1.5 mmol/L). Grades are
+    listed in one total order."""
+
+    def lab(test: str, value: float, unit: str, point: str | None) -> dict[str, Any]:
+        return {
+            "patient_id": "T1",
+            "test": test,
+            "value": value,
+            "unit": unit,
+            "study_day": 1,
+            "timepoint": point,  # two draws of D1, no clock time recorded
+        }
+
+    rows = [
+        lab("calcium", 1.6, "mmol/L", None),
+        lab("albumin", 35.0, "g/L", "baseline_d1"),
+        lab("albumin", 30.0, "g/L", None),
+    ]
+    grades = []
+    for order in (rows, rows[::-1]):
+        cohort = Cohort.from_tables(
+            {
+                "patients": pa.table({"patient_id": ["T1"], "sex": ["F"], "age_years": [50]}),
+                "labs": pa.Table.from_pylist(
+                    [
+                        {**r, "ref_low": 2.2, "ref_high": 2.6} if r["test"] == "calcium" else r
+                        for r in order
+                    ]
+                ),
+            },
+            {"name": "tie"},
+        )
+        got = derive_planned(cohort, "grades")
+        hypo = [r for r in got.to_pylist() if r["term_id"] == "hypocalcemia"]
+        assert len(hypo) == 1
+        grades.append((hypo[0]["grade"], hypo[0]["explanation"]))
+        keys = ["patient_id", "term_id", "day", "time", "explanation", "inputs"]
+        listed = got.select(keys).to_pylist()
+        assert listed == sorted(listed, key=lambda r: [(v is not None, v) for v in r.values()])
+    assert grades[0] == grades[1]
+    assert grades[0][0] == 2, grades[0][1]
+
+
 def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:
     example = load_cohort("example")
     plan = load_plan("tls", plan_features(example))

@@ -36,6 +36,8 @@ _POSITIVE_PRESSURE = ["cpap", "bipap", "mechanical_ventilation"]
 def _vitals(ws: Workspace) -> ir.Table:
     v = ws.with_day("vitals")
     v = v.filter(v.day.notnull())
+    # only what the clinical terms read: every later step carries these columns
+    v = v.select("patient_id", "day", "time", "temperature_c", "vasopressors", "oxygen_device")
     v = v.mutate(minute=minutes_of(v.time))
     return v.mutate(clock=clock(v.day, v.minute))
 
@@ -78,7 +80,9 @@ def febrile_neutropenia(ws: Workspace, settings: CriteriaSettings, labs: ir.Tabl
     runs = runs.filter(qualifies)
 
     anc = labs.filter((labs.test == "anc") & labs.factor.notnull() & labs.day.notnull())
-    anc = anc.mutate(a_clock=clock(anc.day, anc.minute))
+    anc = anc.select(
+        "patient_id", "day", "value_si", "qualifier", a_clock=clock(anc.day, anc.minute)
+    )
     j = runs.join(
         anc,
         [
@@ -220,9 +224,12 @@ def lung_infection(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         off_day=study_day(ae, "resolution_day", "resolution_date"),
     )
     ae = ae.filter((ae.term == "Lung infection") & ae.on_day.notnull())
-    ae = ae.mutate(off_day=ae.off_day.fill_null(ae.on_day + default_days))
+    ae = ae.select(
+        "patient_id", "on_day", "grade", off_day=ae.off_day.fill_null(ae.on_day + default_days)
+    )
     meds = medication_days(ws)
     meds = meds.filter(meds.drug.isin(drugs) & meds.m_start.notnull())
+    meds = meds.select("patient_id", "drug", "route", "m_start", "m_end")
     j = ae.join(
         meds,
         [ae.patient_id == meds.patient_id, meds.m_start <= ae.off_day, meds.m_end >= ae.on_day - 1],

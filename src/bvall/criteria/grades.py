@@ -186,7 +186,11 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
 
 def grades_query(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     """The query of :func:`derive_grades` (planned once, see :mod:`bvall.criteria.plans`)."""
-    return grade_expression(ws, settings).order_by(["patient_id", "term_id", "day", "time"])
+    # every column that can tell two rows apart: two fevers of one day, or two values of one test
+    # at one time, are listed in one order every time
+    return grade_expression(ws, settings).order_by(
+        ["patient_id", "term_id", "day", "time", "explanation", "inputs"]
+    )
 
 
 def _reported_terms() -> dict[str, str]:

@@ -134,7 +134,8 @@ def prepare_labs(labs: ir.Table, settings: CriteriaSettings) -> ir.Table:
 
 
 def with_albumin(t: ir.Table, labs: ir.Table, settings: CriteriaSettings) -> ir.Table:
-    """``t`` with ``alb_si``: the patient's albumin (g/L) on the same study day (last of the day)."""
+    """``t`` with ``alb_si``: the patient's albumin (g/L) on the same study day (last of the day;
+    of two values at one time, the lower, so the choice never depends on the order of rows)."""
     alb = labs.filter(
         (labs.test == "albumin")
         & labs.value_si.notnull()
@@ -143,7 +144,8 @@ def with_albumin(t: ir.Table, labs: ir.Table, settings: CriteriaSettings) -> ir.
     )
     alb = alb.mutate(
         _rn=ibis.row_number().over(
-            group_by=[alb.patient_id, alb.day], order_by=ibis.desc(alb.minute.fill_null(0))
+            group_by=[alb.patient_id, alb.day],
+            order_by=[ibis.desc(alb.minute.fill_null(0)), alb.value_si],
         )
     )
     alb = alb.filter(alb._rn == 0).select(

@@ -270,12 +270,14 @@ def tls_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         **{name: signif(lab[f"_{name}"], d) for name in multiples},
     )
 
-    # Baseline of each test: its last value before the window opens.
+    # Baseline of each test: its last value before the window opens (of two values at one time,
+    # the lower: a rise from it is the more readily flagged, and the choice never depends on
+    # the order of rows).
     pre = lab.filter((lab.day < lab.w_start) & lab.v.notnull() & lab.qualifier.isnull())
     pre = pre.mutate(
         _rn=ibis.row_number().over(
             group_by=[pre.patient_id, pre.test],
-            order_by=[ibis.desc(pre.day), ibis.desc(pre.minute.fill_null(0))],
+            order_by=[ibis.desc(pre.day), ibis.desc(pre.minute.fill_null(0)), pre.v],
         )
     )
     base = pre.filter(pre._rn == 0).select(b_patient="patient_id", b_test="test", b_v="v")
