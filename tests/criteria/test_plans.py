@@ -302,6 +302,36 @@ def test_ties_are_broken_by_the_data() -> None:
     assert grades[0][0] == 2, grades[0][1]
 
 
+def test_small_cohorts_reuse_their_prepared_statements(no_reuse: None) -> None:
+    """Without the optimiser the tables are holders registered once: deriving another patient
+    registers nothing new (so DuckDB binds no statement again), and gives what a run with the
+    optimiser (tables registered anew, statements bound again) gives."""
+    example = load_cohort("example")
+    first, second = example.subset(["P05"]), example.subset(["P08"])
+    for what in QUERIES:
+        plans.run_plan(load_plan(what, plan_features(first)), first, optimise=False)
+    conn = plans._connection(False)
+    holders = {n: id(h) for n, h in conn.holders.items()}
+    prepared = dict(conn.prepared)
+    for what in QUERIES:
+        plan = load_plan(what, plan_features(second))
+        got = plans.run_plan(plan, _fresh_copy(second), optimise=False)
+        _assert_same(got, plans.run_plan(plan, _fresh_copy(second), optimise=True), what)
+    assert {n: id(h) for n, h in conn.holders.items()} == holders
+    assert dict(conn.prepared) == prepared
+
+
+def test_a_holder_given_another_schema_is_registered_anew() -> None:
+    conn = plans._connection(False)
+    conn.put("bv_test_holder", pa.table({"x": [1, 2]}))
+    conn.con.execute("PREPARE bv_test_sum AS SELECT sum(x) AS s FROM bv_test_holder")
+    conn.put("bv_test_holder", pa.table({"x": [5, 6, 7]}))
+    assert conn.con.sql("EXECUTE bv_test_sum").fetchall() == [(18,)]
+    conn.put("bv_test_holder", pa.table({"x": [0.5, 0.25]}))  # another type: bound again
+    assert conn.con.sql("EXECUTE bv_test_sum").fetchall() == [(0.75,)]
+    conn.con.execute("DEALLOCATE bv_test_sum")
+
+
 def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyPatch) -> None:
     example = load_cohort("example")
     plan = load_plan("tls", plan_features(example))
@@ -310,7 +340,7 @@ def test_the_optimiser_is_off_for_small_cohorts_only(monkeypatch: pytest.MonkeyP
     for limit in (rows, rows - 1):
         monkeypatch.setattr(plans, "OPTIMISE_ABOVE_ROWS", limit)
         plans.run_plan(plan, _fresh_copy(example))
-        states.append(plans._LOCAL.optimizing)
+        states.append(plans._LOCAL.optimised)
     assert states == [False, True]
 
 

@@ -503,53 +503,103 @@ def _write_plan(path: Path, plan: Plan) -> None:
 
 _LOCAL = threading.local()
 
+#: Cohorts whose tables read by a plan hold at most this many rows in all run on a connection
+#: with DuckDB's query optimiser off, whose prepared statements are never bound again. On a few
+#: patients most of a step's time is planning it (lab grading of one patient: binding 14 ms,
+#: optimising 22 ms, executing 7 ms, from DuckDB's own profile); from about 20,000 rows on,
+#: the optimiser's join ordering and filter push-down pay for themselves
+#: (``benchmarks/bench_plans.py`` prints the ratio by size). The optimiser only chooses how a
+#: statement runs, never what it returns: tests derive everything both ways and compare.
+OPTIMISE_ABOVE_ROWS = 20_000
 
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's in-process DuckDB connection, set up as Ibis sets up its own."""
-    con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "con", None)
-    if con is None:
+#: Prepared statements kept per connection.
+_PREPARED_KEPT = 256
+
+
+class _Holder:
+    """A table DuckDB reads through the Arrow stream interface: registered once under its name,
+    it gives DuckDB whatever table it holds when a statement scans it. Putting another table in
+    it changes no catalog entry, so the prepared statements reading it are not bound again."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.schema = table.schema
+        self.table = table
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.table.__arrow_c_stream__(requested_schema)
+
+
+@dataclass
+class _Connection:
+    """One of this thread's DuckDB connections.
+
+    * ``optimise=False`` (small cohorts): the optimiser is off, input and step tables are
+      :class:`_Holder` objects registered once, and every step runs as a prepared statement.
+      DuckDB binds a prepared statement again whenever its catalog changes (a table registered
+      anew); with holders it does not, so a step is parsed, bound and planned once per process.
+      Without the optimiser and without statistics (an Arrow stream has none) the plan does not
+      depend on the data it was prepared on, so it is right for any table of the same schema;
+      a holder given a table of another schema is registered anew, and DuckDB binds again.
+    * ``optimise=True`` (larger cohorts): the optimiser is on and the tables are registered for
+      each run, so DuckDB binds and optimises each statement for the data at hand.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    optimise: bool
+    constants: set[str] = dataclasses.field(default_factory=set)
+    prepared: OrderedDict[str, str | None] = dataclasses.field(default_factory=OrderedDict)
+    holders: dict[str, _Holder] = dataclasses.field(default_factory=dict)
+
+    def put(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` readable as ``name`` (optimise=False only)."""
+        holder = self.holders.get(name)
+        if holder is not None and holder.schema == table.schema:
+            holder.table = table
+        else:
+            self.holders[name] = holder = _Holder(table)
+            self.register(name, holder)
+
+    def register(self, name: str, data: Any) -> None:
+        """Register a table under ``name``: a change of the catalog. DuckDB then binds every
+        statement prepared before it again at each execution (it keeps the catalog version of
+        the PREPARE), so without the optimiser they are prepared again, once."""
+        self.con.register(name, data)
+        if not self.optimise:
+            for prepared in self.prepared.values():
+                if prepared is not None:
+                    self.con.execute(f"DEALLOCATE {prepared}")
+            self.prepared.clear()
+
+
+def _connection(optimise: bool) -> _Connection:
+    """This thread's in-process DuckDB connection for small (``optimise=False``) or larger
+    cohorts, set up as Ibis sets up its own."""
+    conns: dict[bool, _Connection] | None = getattr(_LOCAL, "conns", None)
+    if conns is None:
+        conns = _LOCAL.conns = {}
+    found = conns.get(optimise)
+    if found is None:
         con = duckdb.connect(":memory:")
         con.execute("SET timezone = 'UTC'")
         con.execute("SET python_enable_replacements = false")
         con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
-        _LOCAL.con = con
-        _LOCAL.constants = set()
-        _LOCAL.prepared = OrderedDict()
-        _LOCAL.optimizing = True
-    return con
+        if not optimise:
+            con.execute("PRAGMA disable_optimizer")
+        found = conns[optimise] = _Connection(con, optimise)
+    return found
 
 
-#: Cohorts whose tables read by a plan hold at most this many rows in all run with DuckDB's
-#: query optimizer off. On a few patients most of a step's time is planning it (for lab grading
-#: of one patient: binding 14 ms, optimising 22 ms, executing 7 ms, from DuckDB's own profile),
-#: and the optimiser cannot win back what it costs; from about 20,000 rows on, its join ordering
-#: and filter push-down pay for themselves (``benchmarks/bench_plans.py`` prints the ratio by
-#: size). The optimiser only chooses how a statement runs, never what it returns: tests compare
-#: both ways, and that no derivation depends on the order rows are read in.
-OPTIMISE_ABOVE_ROWS = 20_000
-
-
-def _optimise(con: duckdb.DuckDBPyConnection, on: bool) -> None:
-    """Turn DuckDB's optimiser on or off for this thread's connection (when it changes)."""
-    if _LOCAL.optimizing != on:
-        con.execute("PRAGMA enable_optimizer" if on else "PRAGMA disable_optimizer")
-        _LOCAL.optimizing = on
-
-
-#: Prepared statements kept per connection (DuckDB then skips parsing a step's SQL again).
-_PREPARED_KEPT = 256
-
-
-def _execute(con: duckdb.DuckDBPyConnection, step: Step) -> pa.Table:
-    """Run a step's SQL on this thread's connection: as it is the first time (a one-off process
-    pays no preparing), as a prepared statement from the second (DuckDB then skips parsing it
-    again; it binds it again itself when the tables it reads have been registered anew)."""
-    prepared: OrderedDict[str, str | None] = _LOCAL.prepared
-    if step.digest not in prepared:
+def _execute(conn: _Connection, step: Step) -> pa.Table:
+    """Run a step's SQL on ``conn``. Without the optimiser, always as a prepared statement;
+    with it, as it is the first time (a one-off process pays no preparing) and as a prepared
+    statement from the second (DuckDB then skips parsing it again; it binds it again itself,
+    since the tables it reads have been registered anew)."""
+    con, prepared = conn.con, conn.prepared
+    if step.digest not in prepared and conn.optimise:
         prepared[step.digest] = None
         sql = step.sql
     else:
-        name = prepared[step.digest]
+        name = prepared.get(step.digest)
         if name is None:
             name = f"bv_plan_{step.digest[:24]}"
             con.execute(f"PREPARE {name} AS {step.sql}")
@@ -650,16 +700,15 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
         raise PlanError(
             f"Cannot run a {plan.backend!r} plan; choose one of: {', '.join(BACKENDS)}."
         )
-    con = _connection()
-    known: set[str] = _LOCAL.constants
-    for name, data in plan.constants.items():
-        if name not in known:  # named by content: registered once per connection
-            con.register(name, data)
-            known.add(name)
     done, digests = _steps_of(cohort)
     tables = {n: _cohort_table(cohort, n, s) for n, s in plan.cohort_tables.items()}
     rows = sum(t.num_rows for t in tables.values())
-    _optimise(con, optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
+    conn = _connection(optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
+    _LOCAL.optimised = conn.optimise
+    for name, data in plan.constants.items():
+        if name not in conn.constants:  # named by content: registered once per connection
+            conn.register(name, data)
+            conn.constants.add(name)
 
     def digest(name: str) -> str:
         found = digests.get(name)
@@ -668,9 +717,10 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
         return found
 
     reuse = rows <= REUSE_BELOW_ROWS
-    # Tables are registered only when a step runs: when every step is taken from an earlier
-    # run, DuckDB is not asked anything.
+    # Tables are handed to DuckDB only when a step runs: when every step is taken from an
+    # earlier run, DuckDB is not asked anything.
     pending = {f"bv_cohort_{name}": table for name, table in tables.items()}
+    given: set[str] = set()
     registered: list[str] = []
     try:
         result = None
@@ -685,10 +735,20 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
                         _BY_CONTENT.move_to_end(key)
             if result is None:
                 for name, table in pending.items():
-                    con.register(name, table)
-                    registered.append(name)
+                    if conn.optimise:
+                        conn.con.register(name, table)
+                        registered.append(name)
+                    else:
+                        conn.put(name, table)
+                    given.add(name)
                 pending.clear()
-                result = _execute(con, step)
+                missing = [n for n in step.inputs if n not in given and n not in plan.constants]
+                if missing:  # a holder must never serve a table of an earlier run
+                    raise PlanError(
+                        f"plan {plan.what!r}: step {step.name or 'result'} reads "
+                        f"{', '.join(missing)}, which this run has not made"
+                    )
+                result = _execute(conn, step)
                 if key is not None and result.num_rows <= _BY_CONTENT_MAX_ROWS:
                     with _BY_CONTENT_LOCK:
                         _BY_CONTENT[key] = result
@@ -703,7 +763,7 @@ def run_plan(plan: Plan, cohort: Cohort, *, optimise: bool | None = None) -> pa.
         return result
     finally:
         for name in registered:
-            con.unregister(name)
+            conn.con.unregister(name)
 
 
 def derive_planned(
