@@ -306,6 +306,8 @@ def _where(exc: BaseException) -> str:
 
 _PLANS: dict[str, Plan] = {}
 _PLANS_LOCK = threading.Lock()
+#: Plan keys by (derivation, settings, backend, features): a key hashes the sources once.
+_KEYS: dict[tuple[str, CriteriaSettings, str, str], str] = {}
 
 
 def load_plan(
@@ -321,7 +323,10 @@ def load_plan(
     ``False``: no folder).
     """
     settings = settings or CriteriaSettings()
-    key = plan_key(what, settings, features, backend)
+    lookup = (what, settings, backend, json.dumps(features, sort_keys=True, default=str))
+    key = _KEYS.get(lookup)
+    if key is None:
+        key = _KEYS[lookup] = plan_key(what, settings, features, backend)
     plan = _PLANS.get(key)
     if plan is not None:
         return plan

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args, get_type_hints
@@ -109,7 +110,7 @@ class CriteriaSettings:
     study_period_end: dt.date = dt.date(2025, 3, 31)
 
     def __post_init__(self) -> None:
-        hints = get_type_hints(type(self))
+        hints = _hints()
         for f in fields(self):
             value = getattr(self, f.name)
             options = get_args(hints[f.name])
@@ -206,3 +207,10 @@ def _coerce(name: str, hint: Any, raw: Any) -> Any:
 def setting_names() -> tuple[str, ...]:
     """The names of every setting, in declaration order."""
     return tuple(f.name for f in fields(CriteriaSettings))
+
+
+@functools.cache
+def _hints() -> dict[str, Any]:
+    """The type hints of :class:`CriteriaSettings` (read once: every derivation checks its
+    settings)."""
+    return get_type_hints(CriteriaSettings)
