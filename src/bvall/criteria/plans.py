@@ -590,6 +590,9 @@ def _connection(optimise: bool) -> _Connection:
         con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
         if not optimise:
             con.execute("PRAGMA disable_optimizer")
+            # a few patients' rows are one morsel: more threads only add scheduling, and a web
+            # worker runs several requests at once
+            con.execute("SET threads = 1")
         found = conns[optimise] = _Connection(con, optimise)
     return found
 
