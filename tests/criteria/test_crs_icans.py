@@ -290,3 +290,62 @@ def test_criteria_rows_do_not_grow_the_sql() -> None:
 
     assert len(more.rows) == 2 * len(crit.rows)
     assert sql(more) == sql(crit)
+
+
+def test_the_rule_and_device_named_are_those_of_the_first_record_at_the_worst_grade() -> None:
+    """Two records reach grade 2 (SBP 88 mmHg at 20:00, a fluid bolus at 22:00; then low-flow
+    oxygen at 2 and 4 L/min): the episode names the rule of the earlier hypotension record, and
+    the device of the highest flow, whichever order the rows come in."""
+    b = Builder()
+    b.patient("T1")
+    b.vital("T1", 1, "20:00", temperature_c=38.6, sbp_mmhg=88.0)
+    b.vital("T1", 1, "22:00", temperature_c=38.4, sbp_mmhg=95.0, fluid_bolus=True)
+    b.vital("T1", 1, "23:00", temperature_c=38.2, oxygen_device="blow_by")
+    b.vital(
+        "T1", 2, "01:00", temperature_c=38.2, oxygen_device="low_flow_nasal_cannula",
+        oxygen_flow_l_min=4.0,
+    )  # fmt: skip
+    cohort = b.cohort()
+    vitals = cohort["vitals"]
+    reverse = Cohort(
+        {
+            **{n: cohort[n] for n in cohort.table_names},
+            "vitals": vitals.take(list(range(vitals.num_rows - 1, -1, -1))),
+        },
+        cohort.metadata,
+    )
+    rows = [derive(c, "crs").to_pylist() for c in (cohort, reverse)]
+    assert rows[0] == rows[1]
+    (episode,) = rows[0]
+    assert episode["max_grade"] == 2
+    assert episode["rule_id"] == "astct_crs.hypotension.g2.sbp", episode["rule_id"]
+    assert episode["oxygen_device"] == "low_flow_nasal_cannula"
+
+
+def test_febrile_neutropenia_reads_the_lower_of_two_ancs_at_one_time() -> None:
+    """Two untimed D1 ANC values (the baseline draw 1.2, another 0.8 x10^9/L) and a fever of
+    38.6 °C on D1: the latest ANC is the lower, so the fever is neutropenic (CTCAE v5.0 febrile
+    neutropenia: ANC < 1.0 x10^9/L with a single temperature > 38.3 °C, grade 3), whichever
+    row comes first."""
+    b = Builder()
+    b.patient("F1")
+    b.lab("F1", "anc", 1, 1.2, "10^9/L", time=None, timepoint="baseline_d1")  # type: ignore[arg-type]
+    b.lab("F1", "anc", 1, 0.8, "10^9/L", time=None)  # type: ignore[arg-type]
+    b.vital("F1", 1, "20:00", temperature_c=38.6)
+    cohort = b.cohort()
+    labs = cohort["labs"]
+    reverse = Cohort(
+        {
+            **{n: cohort[n] for n in cohort.table_names},
+            "labs": labs.take(list(range(labs.num_rows - 1, -1, -1))),
+        },
+        cohort.metadata,
+    )
+    found = []
+    for c in (cohort, reverse):
+        fn = [g for g in derive(c, "grades").to_pylist() if g["term_id"] == "febrile_neutropenia"]
+        assert len(fn) == 1
+        found.append((fn[0]["grade"], fn[0]["explanation"]))
+    assert found[0] == found[1]
+    assert found[0][0] == 3, found[0][1]
+    assert "ANC 0.8" in found[0][1]

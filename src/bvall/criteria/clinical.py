@@ -91,14 +91,28 @@ def febrile_neutropenia(ws: Workspace, settings: CriteriaSettings, labs: ir.Tabl
             anc.a_clock <= runs.end_clock,
         ],
     )
-    latest = (
-        j.group_by([j.patient_id, j._run])
-        .aggregate(
-            anc_si=arg_max(j.value_si, j.a_clock),
-            anc_qualifier=arg_max(j.qualifier, j.a_clock),
-            anc_day=arg_max(j.day, j.a_clock),
+    # The latest ANC, all from one row; of two values at one time (a D1 baseline draw and
+    # another untimed D1 value), the lower: the one that makes a fever neutropenic, and a choice
+    # that never depends on the order of rows (nulls last on every backend).
+    ranked = j.mutate(
+        _rn=ibis.row_number().over(
+            group_by=[j.patient_id, j._run],
+            order_by=[
+                ibis.desc(j.a_clock),
+                j.value_si.isnull(),
+                j.value_si,
+                j.qualifier.isnull(),
+                j.qualifier,
+            ],
         )
-        .rename(l_patient="patient_id", l_run="_run")
+    )
+    first = ranked.filter(ranked._rn == 0)
+    latest = first.select(
+        l_patient=first.patient_id,
+        l_run=first._run,
+        anc_si=first.value_si,
+        anc_qualifier=first.qualifier,
+        anc_day=first.day,
     )
     runs = runs.left_join(
         latest, [runs.patient_id == latest.l_patient, runs._run == latest.l_run]

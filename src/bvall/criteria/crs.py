@@ -121,6 +121,15 @@ def crs_records(ws: Workspace, settings: CriteriaSettings, doses: ir.Table) -> i
     return out.select(*v.columns, "trigger_day", "mask_end")
 
 
+def _earliest_first(key: ir.NumericValue, clock: ir.IntegerValue) -> ir.NumericValue:
+    """An ``arg_max`` key: the largest ``key``, and of records equal in it the earliest (a
+    record's clock is its minute of the study; an episode spans far fewer than 10^6 minutes,
+    less than the 10^8 that one step of ``key`` weighs, and flows are recorded to 0.01 L/min).
+    The device and the rule named are those of the first record that reached the episode's
+    worst grade, never whichever row came first."""
+    return key * 100_000_000 - clock
+
+
 def _triggers(days: ir.Table, doses: ir.Table, settings: CriteriaSettings) -> ir.Table:
     """Per patient and study day (``d_patient, d_day``): the latest immune effector step a fever
     that day follows (``trigger_day``, ``trigger_agent``, ``trigger_dose``, ``trigger_unit``)."""
@@ -136,11 +145,31 @@ def _triggers(days: ir.Table, doses: ir.Table, settings: CriteriaSettings) -> ir
             steps.step_day + span >= days.d_day,
         ],
     )
-    return hits.group_by(["d_patient", "d_day"]).aggregate(
-        trigger_day=hits.step_day.max(),
-        trigger_agent=arg_max(hits.agent, hits.step_day),
-        trigger_dose=arg_max(hits.step_dose, hits.step_day),
-        trigger_unit=arg_max(hits.step_unit, hits.step_day),
+    # The latest step, all its columns from one row; of two steps on one day, the first by
+    # agent, dose and unit, so the choice never depends on the order of rows (nulls last on
+    # every backend: ``isnull()`` sorts false before true).
+    ranked = hits.mutate(
+        _rn=ibis.row_number().over(
+            group_by=[hits.d_patient, hits.d_day],
+            order_by=[
+                ibis.desc(hits.step_day),
+                hits.agent.isnull(),
+                hits.agent,
+                hits.step_dose.isnull(),
+                hits.step_dose,
+                hits.step_unit.isnull(),
+                hits.step_unit,
+            ],
+        )
+    )
+    first = ranked.filter(ranked._rn == 0)
+    return first.select(
+        "d_patient",
+        "d_day",
+        trigger_day=first.step_day,
+        trigger_agent=first.agent,
+        trigger_dose=first.step_dose,
+        trigger_unit=first.step_unit,
     )
 
 
@@ -201,12 +230,16 @@ def _crs_episodes(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
         vasopressors_max=graded.vasopressors_counted.max(),
         oxygen_device=arg_max(
             graded.oxygen_device,
-            graded.hypoxia_grade * 1000 + graded.oxygen_flow_l_min.fill_null(0),
+            _earliest_first(
+                graded.hypoxia_grade * 1000 + graded.oxygen_flow_l_min.fill_null(0), graded.clock
+            ),
         ),
         oxygen_flow_max_l_min=graded.oxygen_flow_l_min.max(),
         fluid_bolus=graded.fluid_bolus.any(),
-        _hyp_rule=arg_max(graded.hypotension_rule, graded.hypotension_grade),
-        _oxy_rule=arg_max(graded.hypoxia_rule, graded.hypoxia_grade),
+        _hyp_rule=arg_max(
+            graded.hypotension_rule, _earliest_first(graded.hypotension_grade, graded.clock)
+        ),
+        _oxy_rule=arg_max(graded.hypoxia_rule, _earliest_first(graded.hypoxia_grade, graded.clock)),
     )
     agg = number_episodes(agg, "_onset_clock")
     masking = [str(a) for a in crit.file.param("fever_masking_agents")]
