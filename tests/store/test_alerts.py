@@ -126,3 +126,56 @@ def test_loading_the_example_cohort_raises_its_alerts_lab_and_clinical(db: Any) 
     labs = Alert.objects.filter(source_table="labs")
     assert labs.exists()
     assert all(a.source_record is not None for a in labs)
+
+
+def test_a_day_of_labs_is_graded_before_the_write_lock(
+    loaded: Any, users: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save grades the patient's data with its new values before it takes the write lock;
+    inside the transaction the alerts come from the same grading (no SQL step runs there), and
+    they are the alerts of the data as stored: a grade 4 ANC raises its alert."""
+    from bvall.criteria import plans
+    from bvall.store import alerts, records
+    from bvall.store.alerts import visible_alerts
+
+    inside: list[str | None] = []
+    in_transaction = [False]
+    execute, raise_ = plans._execute, alerts.raise_alerts
+
+    def counted(con: Any, step: Any) -> Any:
+        if in_transaction[0]:
+            inside.append(step.name)
+        return execute(con, step)
+
+    def flagged(*args: Any, **kwargs: Any) -> Any:
+        in_transaction[0] = True
+        try:
+            return raise_(*args, **kwargs)
+        finally:
+            in_transaction[0] = False
+
+    monkeypatch.setattr(plans, "_execute", counted)
+    monkeypatch.setattr(records, "raise_alerts", flagged)
+    inv = users["investigator"]
+    saved = records.create_records(
+        inv,
+        "labs",
+        [
+            {"patient_id": "A01", "test": "anc", "value": "0.1", "unit": "10^9/L", "study_day": "7"},
+            {"patient_id": "A01", "test": "platelets", "value": "15", "unit": "10^9/L",
+             "study_day": "7"},
+        ],
+    )  # fmt: skip
+    assert inside == []
+    got = visible_alerts(inv, patient="A01").get(day=7, rule_id="alert.lab_grade_ge3", test="anc")
+    assert got.grade == 4
+    assert got.source_record == saved[0].pk
+    # without the grading before the lock the transaction grades the data itself, alike
+    monkeypatch.setattr(records, "_grade_before_the_lock", lambda *a: None)
+    records.create_records(
+        inv,
+        "labs",
+        [{"patient_id": "A01", "test": "anc", "value": "0.2", "unit": "10^9/L", "study_day": "8"}],
+    )
+    assert "bv_step_grades" in inside
+    assert visible_alerts(inv, patient="A01").get(day=8, test="anc").grade == 4

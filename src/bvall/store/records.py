@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from django.db import models, transaction
 from django.utils import timezone
 
-from bvall.cohort import TABLES, Problem, validate_tables
+from bvall.cohort import TABLES, Cohort, Problem, validate_tables
 from bvall.cohort.dates import DATED_COLUMNS
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, gate
@@ -179,6 +180,7 @@ def create_record(user: Any, table: str, values: Mapping[str, Any], reason: str 
     reason = _clean_reason(reason, required=False) or "new record"
     patient_id = _patient_of(table, values, None)
     gate.check_record(user, table, values, patient_id)
+    _grade_before_the_lock(patient_id, table, [values])
     with transaction.atomic():
         write_lock(patient_id)
         taken = (
@@ -194,6 +196,42 @@ def create_record(user: Any, table: str, values: Mapping[str, Any], reason: str 
         obj.save()
         raise_alerts([patient_id] if patient_id else [], access.history_user(user))
     return Saved(table, obj.pk, obj.version)
+
+
+#: Tables whose new rows change the lab grades (and so the alerts raised with the save).
+_GRADED_TABLES = ("labs", "vitals", "adverse_events", "concomitant_medications")
+
+
+def _grade_before_the_lock(
+    patient_id: str | None, table: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Grade the patient's data with ``rows`` added, before the save takes its write lock.
+
+    The save raises its alerts inside its transaction from the data as they are then
+    (:func:`bvall.store.alerts.raise_alerts`); the engines keep each step's result by the
+    content of the tables it reads (``bvall.criteria.plans``), so when the data read back in
+    the transaction are those graded here, the grading there takes no time and the lock is
+    held for the writes alone. When they are not (another save came in between, or the
+    database stores a value otherwise), the transaction grades them itself: nothing here
+    decides an alert. Rows that do not validate are left to the save to report.
+    """
+    if patient_id is None or table not in _GRADED_TABLES:
+        return
+    from bvall.criteria import derive
+    from bvall.store.convert import read_database
+
+    try:
+        typed = _validate(patient_id, table, rows)
+    except (RecordProblems, InputError):
+        return
+    cohort = read_database([patient_id], validate=False)
+    columns = attnames(table)
+    added = pa.Table.from_pylist(
+        [{c: r.get(c) for c in columns} for r in typed], schema=cohort[table].schema
+    )
+    tables = {n: cohort[n] for n in cohort.table_names}
+    tables[table] = pa.concat_tables([cohort[table], added]).combine_chunks()
+    derive(Cohort(tables, cohort.metadata), "grades")
 
 
 def create_records(
@@ -214,6 +252,7 @@ def create_records(
     reason = _clean_reason(reason, required=False) or "new record"
     gate.check_record(user, table, clean[0], patient_id)
     out: list[Saved] = []
+    _grade_before_the_lock(patient_id, table, clean)
     with transaction.atomic():
         write_lock(patient_id)
         typed_rows = _validate(patient_id, table, clean)
