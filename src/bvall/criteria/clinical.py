@@ -21,6 +21,7 @@ from bvall.criteria.expressions import (
     arg_max,
     arg_min,
     clock,
+    first_rows,
     json_text,
     minutes_of,
     num_text,
@@ -94,19 +95,11 @@ def febrile_neutropenia(ws: Workspace, settings: CriteriaSettings, labs: ir.Tabl
     # The latest ANC, all from one row; of two values at one time (a D1 baseline draw and
     # another untimed D1 value), the lower: the one that makes a fever neutropenic, and a choice
     # that never depends on the order of rows (nulls last on every backend).
-    ranked = j.mutate(
-        _rn=ibis.row_number().over(
-            group_by=[j.patient_id, j._run],
-            order_by=[
-                ibis.desc(j.a_clock),
-                j.value_si.isnull(),
-                j.value_si,
-                j.qualifier.isnull(),
-                j.qualifier,
-            ],
-        )
+    first = first_rows(
+        j,
+        [j.patient_id, j._run],
+        [ibis.desc(j.a_clock), j.value_si.isnull(), j.value_si, j.qualifier.isnull(), j.qualifier],
     )
-    first = ranked.filter(ranked._rn == 0)
     latest = first.select(
         l_patient=first.patient_id,
         l_run=first._run,

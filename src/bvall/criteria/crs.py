@@ -24,6 +24,7 @@ from bvall.criteria.expressions import (
     arg_max,
     arg_min,
     constant_table,
+    first_rows,
     json_text,
     num_text,
 )
@@ -148,21 +149,19 @@ def _triggers(days: ir.Table, doses: ir.Table, settings: CriteriaSettings) -> ir
     # The latest step, all its columns from one row; of two steps on one day, the first by
     # agent, dose and unit, so the choice never depends on the order of rows (nulls last on
     # every backend: ``isnull()`` sorts false before true).
-    ranked = hits.mutate(
-        _rn=ibis.row_number().over(
-            group_by=[hits.d_patient, hits.d_day],
-            order_by=[
-                ibis.desc(hits.step_day),
-                hits.agent.isnull(),
-                hits.agent,
-                hits.step_dose.isnull(),
-                hits.step_dose,
-                hits.step_unit.isnull(),
-                hits.step_unit,
-            ],
-        )
+    first = first_rows(
+        hits,
+        [hits.d_patient, hits.d_day],
+        [
+            ibis.desc(hits.step_day),
+            hits.agent.isnull(),
+            hits.agent,
+            hits.step_dose.isnull(),
+            hits.step_dose,
+            hits.step_unit.isnull(),
+            hits.step_unit,
+        ],
     )
-    first = ranked.filter(ranked._rn == 0)
     return first.select(
         "d_patient",
         "d_day",

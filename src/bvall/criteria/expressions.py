@@ -51,6 +51,16 @@ def is_unknown(x: ir.BooleanValue) -> ir.BooleanValue:
     return x.cast("int8").isnull()
 
 
+def first_rows(t: ir.Table, group_by: Sequence[Any], order_by: Sequence[Any]) -> ir.Table:
+    """The first row of each group of ``t`` in ``order_by``: every column from one row (where
+    one ``arg_max`` per column could take each from another row when keys tie). Give
+    ``order_by`` keys enough that no two rows tie, and put ``x.isnull()`` before a nullable key
+    ``x``: DuckDB sorts nulls last and Spark first, while false sorts before true on both.
+    The rows keep their number (``_rn``); the caller selects the columns it needs."""
+    ranked = t.mutate(_rn=ibis.row_number().over(group_by=list(group_by), order_by=list(order_by)))
+    return ranked.filter(ranked._rn == 0)
+
+
 def arg_max(value: ir.Value, key: ir.Value) -> ir.Value:
     """``value`` of the row with the largest ``key`` in a group, NULL included.
 

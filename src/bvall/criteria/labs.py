@@ -14,7 +14,13 @@ import ibis
 import ibis.expr.types as ir
 
 from bvall.cohort.units import unit_factor_table
-from bvall.criteria.expressions import BASELINE_TIMEPOINTS, clock, constant_table, signif
+from bvall.criteria.expressions import (
+    BASELINE_TIMEPOINTS,
+    clock,
+    constant_table,
+    first_rows,
+    signif,
+)
 from bvall.criteria.settings import CriteriaSettings
 
 _NULL_BOOL = ibis.null("boolean")
@@ -142,14 +148,9 @@ def with_albumin(t: ir.Table, labs: ir.Table, settings: CriteriaSettings) -> ir.
         & labs.qualifier.isnull()
         & labs.day.notnull()
     )
-    alb = alb.mutate(
-        _rn=ibis.row_number().over(
-            group_by=[alb.patient_id, alb.day],
-            order_by=[ibis.desc(alb.minute.fill_null(0)), alb.value_si],
-        )
+    alb = first_rows(
+        alb, [alb.patient_id, alb.day], [ibis.desc(alb.minute.fill_null(0)), alb.value_si]
     )
-    alb = alb.filter(alb._rn == 0).select(
-        a_patient=alb.patient_id, a_day=alb.day, alb_si=alb.value_si
-    )
+    alb = alb.select(a_patient=alb.patient_id, a_day=alb.day, alb_si=alb.value_si)
     out = t.left_join(alb, [t.patient_id == alb.a_patient, t.day == alb.a_day])
     return out.drop("a_patient", "a_day")

@@ -25,6 +25,7 @@ from bvall.criteria.expressions import (
     arg_max,
     arg_min,
     constant_table,
+    first_rows,
     json_text,
     num_text,
     signif,
@@ -274,13 +275,12 @@ def tls_expression(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     # the lower: a rise from it is the more readily flagged, and the choice never depends on
     # the order of rows).
     pre = lab.filter((lab.day < lab.w_start) & lab.v.notnull() & lab.qualifier.isnull())
-    pre = pre.mutate(
-        _rn=ibis.row_number().over(
-            group_by=[pre.patient_id, pre.test],
-            order_by=[ibis.desc(pre.day), ibis.desc(pre.minute.fill_null(0)), pre.v],
-        )
+    pre = first_rows(
+        pre,
+        [pre.patient_id, pre.test],
+        [ibis.desc(pre.day), ibis.desc(pre.minute.fill_null(0)), pre.v],
     )
-    base = pre.filter(pre._rn == 0).select(b_patient="patient_id", b_test="test", b_v="v")
+    base = pre.select(b_patient="patient_id", b_test="test", b_v="v")
     win = lab.filter((lab.day >= lab.w_start) & (lab.day <= lab.w_end))
     creat_conds = {}
     if howard:
