@@ -1,5 +1,6 @@
 """CTCAE v5.0 lab grades compiled into CASE expressions: the registry path of
-:func:`bvall.criteria.grading.grade_lab_values` (``explain=False``).
+:func:`bvall.criteria.grading.grade_lab_values` (``explain=False``), and with the words the path
+of Spark plans (``form="compiled"``).
 
 The rows form of :mod:`bvall.criteria.grading` joins every value to the conditions of its
 terms: its SQL is small whatever the number of criteria rows, which is what a patient or a
