@@ -633,6 +633,41 @@ def test_compiled_and_rows_forms_grade_alike(settings: CriteriaSettings) -> None
     grades = set(pa.compute.unique(rows["grade"]).to_pylist())
     assert {None, 0, 1, 2, 3, 4} <= grades  # not gradable and every grade were met
 
+    # With the words (the form Spark runs): every column of the rows form, words included.
+    rows_t = grade_lab_values(prepared, settings)
+    compiled_t = grade_lab_values(prepared, settings, form="compiled")
+    assert compiled_t.columns == rows_t.columns
+    full = [(c, "ascending") for c in rows_t.columns]
+    rows_w = con.to_pyarrow(rows_t).sort_by(full)
+    compiled_w = con.to_pyarrow(compiled_t).sort_by(full)
+    assert rows_w.num_rows == compiled_w.num_rows == rows.num_rows
+    for column in rows_w.column_names:
+        assert rows_w[column].equals(compiled_w[column]), column
+    # The words of a grade met, of grade 0 and of a value not gradable all took part.
+    texts = rows_w["explanation"].to_pylist()
+    assert any(t.startswith("grade 3: ") and " and " not in t for t in texts)
+    assert any(t.startswith("grade 0: ") for t in texts)
+    assert any(t.startswith("not gradable: ") for t in texts)
+
+
+def test_an_unknown_grading_form_is_refused() -> None:
+    """``form`` names one of the two ways of evaluating the criteria; another is an error
+    quoting it."""
+    table = pa.table(
+        {
+            "patient_id": ["P"],
+            "test": ["anc"],
+            "value": [1.0],
+            "unit": ["10^9/L"],
+            "ref_low": [1.8],
+            "ref_high": [7.5],
+            "day": [1],
+        }
+    )
+    prepared = prepare_labs(ibis.memtable(table), CriteriaSettings())
+    with pytest.raises(ValueError, match="No lab grading form 'case'"):
+        grade_lab_values(prepared, form="case")
+
 
 def _doubled_criteria() -> Any:
     """The CTCAE lab criteria with every row in force twice (a copy with clause ``dup``).

@@ -175,6 +175,9 @@ class Workspace:
     shape an expression.
     """
 
+    #: The engine the expressions run on (a :class:`PlanningWorkspace` compiles for another).
+    backend: str = "duckdb"
+
     def __init__(self, cohort: Cohort | None, con: Any | None = None) -> None:
         from bvall.criteria.plans import plan_features
 

@@ -124,6 +124,10 @@ _NEEDS = {
     "albumin": "k_alb",
     "potassium replacement": "k_kflag",
 }
+#: Term-table columns read only by the words that do not depend on the grade.
+_TERM_WORDS = ("k_head", "k_unit", "k_corrected", "k_accepted", *_NEEDS.values())
+#: The ways :func:`grade_lab_values` can evaluate the criteria.
+FORMS = ("rows", "compiled")
 # Text kinds of a condition's words: 0 a constant, 1 "<pre><limit>", 2 "<pre><limit> (= <limit
 # x multiple>)", 3 a percent change from baseline, 4 the baseline against its ULN.
 _TEXT_CONSTANT, _TEXT_LIMIT, _TEXT_MULTIPLE, _TEXT_PCT, _TEXT_ABOVE = range(5)
@@ -488,6 +492,7 @@ def grade_lab_values(
     medications: ir.Table | None = None,
     censored: bool = True,
     explain: bool = True,
+    form: str | None = None,
 ) -> ir.Table:
     """Grade every lab value against every CTCAE term of its test; one row per value and term.
 
@@ -506,16 +511,30 @@ def grade_lab_values(
     :func:`_condition_table`) that the values join: each condition is evaluated by one generic
     expression, a clause holds when all its conditions do and a grade when one of its clauses
     does (three-valued), so the query is the same size for any number of criteria rows.
+
+    ``form`` chooses how the criteria are evaluated: ``"rows"`` (as above), or ``"compiled"``
+    (:mod:`bvall.criteria.grading_cases`: the same criteria rows written as CASE expressions,
+    evaluated once per value, with the same grades, rule ids and words). The default is the rows
+    form with the words and the compiled form without them (a registry).
     """
     settings = settings or CriteriaSettings()
     criteria = criteria or _load()
-    if not explain:
-        # A registry: the criteria compiled into CASE expressions, evaluated once per value
-        # (the rows form multiplies the values by their conditions; see grading_cases).
+    form = form or ("rows" if explain else "compiled")
+    if form not in FORMS:
+        raise ValueError(f"No lab grading form {form!r}; choose one of: {', '.join(FORMS)}.")
+    if form == "compiled":
+        # The criteria compiled into CASE expressions, evaluated once per value (the rows form
+        # multiplies the values by their conditions; see grading_cases).
         from bvall.criteria.grading_cases import grade_lab_values_compiled
 
         return grade_lab_values_compiled(
-            labs, settings, criteria, terms=terms, medications=medications, censored=censored
+            labs,
+            settings,
+            criteria,
+            terms=terms,
+            medications=medications,
+            censored=censored,
+            explain=explain,
         )
     wanted = [criteria.term(t) for t in (terms or list(criteria.terms))]
     d = settings.signif_digits
@@ -523,17 +542,15 @@ def grade_lab_values(
     clauses = {term.id: _clauses(term, settings) for term in wanted}
     users = readers(wanted, clauses)
     t = graded_values(labs, term_map, wanted, users, criteria, settings, medications)
-    words = ["k_head", "k_unit", "k_corrected", "k_accepted", *_NEEDS.values()]
-    if explain:
-        # The words that do not depend on the grade, written once here (the projection that
-        # numbers the rows is not merged into the next, so they are not repeated in the SQL).
-        t = t.mutate(_vtext=_value_text(t), _missing=_missing_inputs(t), _range=_range_text(t))
+    # With the words, those that do not depend on the grade are written once here (the
+    # projection that numbers the rows is not merged into the next, so they are not repeated).
+    t = with_value_words(t) if explain else t.drop(*_TERM_WORDS)
     # Each value-term row is numbered so that its verdicts, computed over its conditions, come
     # back to it. The numbered table is read twice; DuckDB computes a common table expression
     # once, but Spark computes it again for each reader, so the numbering must not depend on the
     # order rows arrive in: ordered by every column, only rows equal in every input (whose
-    # verdicts are equal too) can swap numbers.
-    t = t.drop(*words)
+    # verdicts are equal too) can swap numbers. (Spark plans use the compiled form: this window
+    # has no partitions, so Spark runs it as one task.)
     t = t.mutate(_row=ibis.row_number().over(order_by=[t[c] for c in t.columns]))
 
     # The most conditions a clause has (the words are put together position by position).
@@ -549,6 +566,23 @@ def grade_lab_values(
     conditions = _condition_table(wanted, clauses, d)
     verdicts = _evaluate(t, conditions, width, settings, censored, explain)
     t = t.left_join(verdicts, t._row == verdicts.a_row).drop("a_row", "_row")
+    return graded_with_words(t, criteria, explain)
+
+
+def with_value_words(t: ir.Table) -> ir.Table:
+    """``t`` (values joined to the term table, :func:`graded_values`) with the words that do
+    not depend on the grade (``_vtext``, ``_missing``, ``_range``), less the term-table columns
+    only they read. Shared by the rows form and the compiled form."""
+    t = t.mutate(_vtext=_value_text(t), _missing=_missing_inputs(t), _range=_range_text(t))
+    return t.drop(*_TERM_WORDS)
+
+
+def graded_with_words(t: ir.Table, criteria: LabCriteria, explain: bool) -> ir.Table:
+    """The result of :func:`grade_lab_values` from the verdicts of each value and term:
+    ``a_certain`` (the highest grade whose clauses hold), ``a_possible`` (the highest that holds
+    or is unknown), ``a_rule`` and ``a_text`` (the first clause that holds, most severe first,
+    and the words of its conditions; ``a_text`` only with ``explain``). Shared by the rows form
+    and the compiled form, so both give the same grades, rule ids and words."""
     certain = t.a_certain.fill_null(0)
     t = t.mutate(grade_max=t.a_possible.fill_null(0))
     # No grade >= 1 certain while a higher one is possible: not gradable (never grade 0).

@@ -155,8 +155,7 @@ def _float_text(c: Any, x: Any, *, json: bool) -> Any:
     lit = sge.convert
     pattern = lit(r"^-?([0-9.]+)E(-?[0-9]+)$")
 
-    def parts(v: Any) -> Any:  # Java's text, its digits and its exponent
-        java = c.cast(v, _dt("string"))
+    def parts(java: Any) -> Any:  # Java's text, its digits and its exponent
         mantissa = c.f.regexp_extract(java, pattern, 1)
         return c.f.named_struct(
             lit("j"),
@@ -199,7 +198,27 @@ def _float_text(c: Any, x: Any, *, json: bool) -> Any:
         rewritten = c.f.concat(sign, c.if_((e >= low) & (e < high), plain, scientific))
         return c.if_(e.is_(sge.null()), java, rewritten)
 
-    return _let(c, x, "bv_f", lambda v: _let(c, parts(v), "bv_t", text))
+    def choose(java: Any) -> Any:
+        # Java writes 1e-3 <= |x| < 1e7 (and NaN, Infinity) without an exponent, as DuckDB does:
+        # that text is kept as it is, and only one with an exponent is taken apart (regular
+        # expressions, evaluated without generated code inside the lambda) and rewritten.
+        plain = c.f.instr(java, lit("E")).eq(0)
+        return c.if_(plain, java, _let(c, parts(java), "bv_t", text))
+
+    if _simple(x):  # a column: its text written twice costs less than a lambda
+        return choose(c.cast(x, _dt("string")))
+    return _let(c, c.cast(x, _dt("string")), "bv_f", choose)
+
+
+def _simple(x: Any) -> bool:
+    """Whether ``x`` is a column, a lambda variable or a field of one (cheap to repeat)."""
+    import sqlglot.expressions as sge
+
+    if isinstance(x, (sge.Column, sge.Identifier)):
+        return True
+    if isinstance(x, sge.Dot):
+        return _simple(x.this) and isinstance(x.expression, sge.Identifier)
+    return False
 
 
 def _json(c: Any, arg: Any, dtype: Any) -> Any:
