@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from registry import write_registry
+from registry import registry_labs, registry_patients, write_registry
 
 WINDOW = (1, 35)
 TERMS = (
@@ -551,55 +551,18 @@ REGISTRY_FEATURES = {"labs_qualified": False, "complete": []}
 
 
 def _registry_patients(n: int) -> dict[str, Any]:
-    """Patients and their induction course (D1 = 2024-01-10) for the registry's ``n`` patients,
-    as ``tests/criteria/test_plans.py`` builds them for its registry sample."""
-    import datetime as dt
-
-    import pyarrow as pa
-
-    ids = [f"R{i:07d}" for i in range(n)]
-    patients = pa.table(
-        {
-            "patient_id": ids,
-            "sex": ["F" if i % 2 else "M" for i in range(n)],
-            "age_years": [40 + i % 40 for i in range(n)],
-            "diagnosis": ["b_all_ph_negative"] * n,
-            "arm": ["concurrent"] * n,
-        }
-    )
-    courses = pa.table(
-        {
-            "patient_id": ids,
-            "course_id": ["IND"] * n,
-            "course_type": ["induction"] * n,
-            "regimen": ["bv-concurrent"] * n,
-            "course_number": [1] * n,
-            "start_date": [dt.date(2024, 1, 10)] * n,
-        }
-    )
-    return {"patients": patients, "treatment_courses": courses}
+    """Patients and their induction course for the registry's ``n`` patients (its ids)."""
+    return registry_patients([f"R{i:07d}" for i in range(n)])
 
 
 def run_plan_duckdb(folder: Path, n: int, master: str) -> Any:
     """The plan on in-process DuckDB, from the registry read into Arrow."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from bvall.cohort import Cohort
     from bvall.criteria.plans import load_plan, run_plan
 
-    raw = pq.read_table(folder)
-    labs = pa.table(
-        {
-            "patient_id": raw["patient_id"].cast(pa.string()),
-            "test": raw["test"].cast(pa.string()),
-            "value": raw["value"],
-            "unit": raw["unit"].cast(pa.string()),
-            "ref_low": raw["ref_low"],
-            "ref_high": raw["ref_high"],
-            "study_day": raw["day"],
-        }
-    )
+    labs = registry_labs(pq.read_table(folder))
     cohort = Cohort.from_tables({**_registry_patients(n), "labs": labs}, {"name": "registry"})
     return run_plan(load_plan(PLAN_DERIVATION, REGISTRY_FEATURES, backend="duckdb"), cohort)
 

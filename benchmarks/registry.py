@@ -155,28 +155,10 @@ def write_registry(
     return rows
 
 
-def registry_cohort(n_patients: int, *, seed: int = 20240301) -> object:
-    """The first ``n_patients`` of the registry as a validated bvall cohort: their labs, and an
-    induction course of the concurrent arm starting on 2024-01-10 (D1)."""
+def registry_patients(ids: list[str]) -> dict[str, pa.Table]:
+    """Patients and their induction course (concurrent arm, D1 = 2024-01-10) for ``ids``."""
     import datetime as dt
 
-    import pyarrow.compute as pc
-
-    from bvall.cohort import Cohort
-
-    raw = chunk_table(0, n_patients, np.random.default_rng(seed))
-    labs = pa.table(
-        {
-            "patient_id": raw["patient_id"].cast(pa.string()),
-            "test": raw["test"].cast(pa.string()),
-            "value": raw["value"],
-            "unit": raw["unit"].cast(pa.string()),
-            "ref_low": raw["ref_low"],
-            "ref_high": raw["ref_high"],
-            "study_day": raw["day"],
-        }
-    )
-    ids = pc.unique(labs["patient_id"]).to_pylist()
     n = len(ids)
     patients = pa.table(
         {
@@ -197,10 +179,34 @@ def registry_cohort(n_patients: int, *, seed: int = 20240301) -> object:
             "start_date": [dt.date(2024, 1, 10)] * n,
         }
     )
-    return Cohort.from_tables(
-        {"patients": patients, "treatment_courses": courses, "labs": labs},
-        {"name": "registry-sample"},
+    return {"patients": patients, "treatment_courses": courses}
+
+
+def registry_labs(raw: pa.Table) -> pa.Table:
+    """Registry rows (``chunk_table`` or its Parquet files) as bvall's ``labs`` table."""
+    return pa.table(
+        {
+            "patient_id": raw["patient_id"].cast(pa.string()),
+            "test": raw["test"].cast(pa.string()),
+            "value": raw["value"],
+            "unit": raw["unit"].cast(pa.string()),
+            "ref_low": raw["ref_low"],
+            "ref_high": raw["ref_high"],
+            "study_day": raw["day"],
+        }
     )
+
+
+def registry_cohort(n_patients: int, *, seed: int = 20240301) -> object:
+    """The first ``n_patients`` of the registry as a validated bvall cohort: their labs, and an
+    induction course of the concurrent arm starting on 2024-01-10 (D1)."""
+    import pyarrow.compute as pc
+
+    from bvall.cohort import Cohort
+
+    labs = registry_labs(chunk_table(0, n_patients, np.random.default_rng(seed)))
+    ids = pc.unique(labs["patient_id"]).to_pylist()
+    return Cohort.from_tables({**registry_patients(ids), "labs": labs}, {"name": "registry-sample"})
 
 
 def main() -> None:
