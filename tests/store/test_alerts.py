@@ -179,3 +179,44 @@ def test_a_day_of_labs_is_graded_before_the_write_lock(
     )
     assert "bv_step_grades" in inside
     assert visible_alerts(inv, patient="A01").get(day=8, test="anc").grade == 4
+
+
+@pytest.mark.parametrize(
+    ("table", "values"),
+    [
+        ("vitals", {"study_day": "3", "time": "20:00", "temperature_c": "38.6"}),
+        ("adverse_events", {"term": "Lung infection", "grade": "3", "onset_day": "4"}),
+        ("concomitant_medications", {"drug": "meropenem", "route": "IV", "start_day": "4"}),
+    ],
+)
+def test_other_graded_records_are_graded_before_the_write_lock(
+    loaded: Any, users: Any, monkeypatch: pytest.MonkeyPatch, table: str, values: Any
+) -> None:
+    """A vital sign, an adverse event or a medication is saved one at a time and feeds the
+    clinical grades (febrile neutropenia, lung infection): graded before the lock as well, so
+    no SQL step runs inside the transaction, and the record is stored."""
+    from bvall.criteria import plans
+    from bvall.store import alerts, records
+    from bvall.store.models import COHORT_MODELS
+
+    inside: list[str | None] = []
+    in_transaction = [False]
+    execute, raise_ = plans._execute, alerts.raise_alerts
+
+    def counted(con: Any, step: Any) -> Any:
+        if in_transaction[0]:
+            inside.append(step.name)
+        return execute(con, step)
+
+    def flagged(*args: Any, **kwargs: Any) -> Any:
+        in_transaction[0] = True
+        try:
+            return raise_(*args, **kwargs)
+        finally:
+            in_transaction[0] = False
+
+    monkeypatch.setattr(plans, "_execute", counted)
+    monkeypatch.setattr(records, "raise_alerts", flagged)
+    saved = records.create_record(users["investigator"], table, {"patient_id": "A01", **values})
+    assert COHORT_MODELS[table].objects.filter(pk=saved.pk).exists()
+    assert inside == []

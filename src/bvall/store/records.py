@@ -234,9 +234,12 @@ def _grade_before_the_lock(
         return
     cohort = read_database([patient_id], validate=False)
     columns = attnames(table)
-    added = pa.Table.from_pylist(
-        [{c: r.get(c) for c in columns} for r in typed], schema=cohort[table].schema
-    )
+    try:
+        added = pa.Table.from_pylist(
+            [{c: r.get(c) for c in columns} for r in typed], schema=cohort[table].schema
+        )
+    except (pa.ArrowException, ValueError, TypeError):
+        return  # only a head start: the transaction grades what it reads
     tables = {n: cohort[n] for n in cohort.table_names}
     tables[table] = pa.concat_tables([cohort[table], added]).combine_chunks()
     derive(Cohort(tables, cohort.metadata), "grades")
