@@ -7,6 +7,7 @@ cohorts, on single patients and on a sample of the benchmark registry.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -150,6 +152,77 @@ def test_the_optimiser_changes_no_result(name: str, no_reuse: None) -> None:
             on = plans.run_plan(plan, _fresh_copy(c), optimise=True)
             off = plans.run_plan(plan, _fresh_copy(c), optimise=False)
             _assert_same(off, on, f"{name}/{len(c.patient_ids)} patients/{what}")
+
+
+@pytest.mark.parametrize("name", ["example", "registry"])
+def test_a_streamed_run_changes_no_result(name: str, no_reuse: None) -> None:
+    """Registry-scale cohorts run streamed (steps read once become DuckDB views, nothing is
+    held as Arrow): every derivation is the same as with every step materialised."""
+    cohort = _registry_sample() if name == "registry" else load_cohort(name)
+    features = plan_features(cohort)
+    streamed = 0
+    for what in QUERIES:
+        plan = load_plan(what, features)
+        streamed += len(plans.read_once(plan))
+        _assert_same(
+            plans.run_plan(plan, _fresh_copy(cohort), stream=True),
+            plans.run_plan(plan, _fresh_copy(cohort), stream=False, optimise=True),
+            f"{name}/{what} streamed",
+        )
+    assert streamed > len(QUERIES)  # most plans have steps that become views
+
+
+def test_a_streamed_run_leaves_no_view_and_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above STREAM_ABOVE_ROWS a run creates its views and drops them (also when a step fails),
+    and keeps no step for the cohort's next derivation."""
+    example = load_cohort("example")
+    plan = load_plan("worst_grades", plan_features(example))
+    assert "bv_step_grades" in plans.read_once(plan)
+    monkeypatch.setattr(plans, "STREAM_ABOVE_ROWS", 0)
+    cohort = _fresh_copy(example)
+    plans.run_plan(plan, cohort)
+    assert plans._LOCAL.optimised is True
+    con = plans._connection(True).con
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'bv_step_%'"
+    ).fetchall() == [(0,)]
+    assert plans._steps_of(cohort)[0] == {}
+    broken = dataclasses.replace(
+        plan,
+        steps=(*plan.steps[:-1], dataclasses.replace(plan.steps[-1], sql="SELECT nothing")),
+    )
+    with pytest.raises(duckdb.Error):
+        plans.run_plan(broken, _fresh_copy(example))
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'bv_step_%'"
+    ).fetchall() == [(0,)]
+
+
+def test_large_cohorts_grade_in_the_compiled_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above COMPILED_FORM_ABOVE_ROWS lab values DuckDB plans grade in the compiled form; every
+    derivation is the same in both forms (the bundled example and a registry sample)."""
+    example = load_cohort("example")
+    assert plan_features(example)["lab_form"] == "rows"
+    monkeypatch.setattr(plans, "COMPILED_FORM_ABOVE_ROWS", example["labs"].num_rows - 1)
+    assert plan_features(example)["lab_form"] == "compiled"
+    for cohort in (example, _registry_sample()):
+        features = {**plan_features(cohort), "lab_form": "rows"}
+        compiled = {**features, "lab_form": "compiled"}
+        for what in QUERIES:
+            rows_plan, compiled_plan = load_plan(what, features), load_plan(what, compiled)
+            if what == "grades":
+                assert {s.sql for s in rows_plan.steps} != {s.sql for s in compiled_plan.steps}
+            _assert_same(
+                plans.run_plan(compiled_plan, _fresh_copy(cohort)),
+                plans.run_plan(rows_plan, _fresh_copy(cohort)),
+                f"{cohort.metadata.name}/{what} compiled form",
+            )
+    # Spark plans are compiled whatever the size: one plan for both.
+    spark = {"labs_qualified": False, "complete": []}
+    assert plans._backend_features({**spark, "lab_form": "rows"}, "spark") == {
+        **spark,
+        "lab_form": "compiled",
+    }
 
 
 @pytest.mark.parametrize("optimise", [False, True])

@@ -124,13 +124,14 @@ def _grades(ws: Workspace, settings: CriteriaSettings) -> ir.Table:
     # Spark evaluates the criteria compiled into CASE expressions (the same grades, rule ids and
     # words): the rows form's join multiplies the values by their conditions and numbers every
     # row over one partition to bring the verdicts back, which costs Spark far more than DuckDB.
-    # DuckDB keeps the rows form, whose short statement it plans in milliseconds.
+    # DuckDB keeps the rows form for a few patients (its short statement runs faster there) and
+    # takes the compiled form for many (the plan feature ``lab_form``, see ``plan_features``).
     lab = grade_lab_values(
         graded_labs,
         settings,
         medications=_medications(ws),
         censored=censored,
-        form="compiled" if ws.backend == "spark" else "rows",
+        form="compiled" if ws.backend == "spark" else ws.features.get("lab_form", "rows"),
     )
     lab = lab.select(
         "patient_id",

@@ -439,13 +439,14 @@ def _cohort_frame(spark: Any, cohort: CohortInput, name: str, schema: pa.Schema)
 def running(plan: Any, cohort: CohortInput, spark: Any | None = None) -> Iterator[Any]:
     """Run a Spark ``plan`` on ``cohort``: yields the result DataFrame; its views and cached
     intermediates are dropped on leaving."""
-    from bvall.criteria.plans import PlanError
+    from bvall.criteria.plans import PlanError, read_once
 
     if plan.backend != "spark":
         raise PlanError(f"Cannot run a {plan.backend!r} plan on Spark; build it for 'spark'.")
     spark = spark if spark is not None else session()
     views: list[str] = []
     cached: list[Any] = []
+    once = read_once(plan)
     try:
         for name, data in plan.constants.items():
             dataframe(spark, data).createOrReplaceTempView(name)
@@ -463,8 +464,12 @@ def running(plan: Any, cohort: CohortInput, spark: Any | None = None) -> Iterato
                     f"{plan.what!r}: {str(exc).splitlines()[0]}"
                 ) from exc
             if step.name is not None:
-                result = result.persist()
-                cached.append(result)
+                # A step read by several later steps is kept (in memory, spilling to disk);
+                # one read once is left to Spark to fuse into its reader's query, so the graded
+                # values of a registry stream through to their summary and are never held.
+                if step.name not in once:
+                    result = result.persist()
+                    cached.append(result)
                 result.createOrReplaceTempView(step.name)
                 views.append(step.name)
         if result is None:
