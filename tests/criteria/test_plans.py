@@ -577,3 +577,13 @@ def test_a_process_with_saved_plans_never_imports_ibis(tmp_path: Path) -> None:
         check=True,
     )
     assert cold.stdout.split() == ["1", "False"]
+
+
+def test_plans_loaded_ahead_are_those_a_small_cohort_runs() -> None:
+    """``load_plans()`` without a cohort (a server's start) loads the very plans a cohort of a
+    few patients declaring nothing complete runs, so its first page builds none."""
+    loaded = {p.key for p in plans.load_plans(what=["grades", "tls"])}
+    sample = _registry_sample()
+    assert plan_features(sample)["complete"] == []
+    for what in ("grades", "tls"):
+        assert load_plan(what, plan_features(sample)).key in loaded

@@ -378,7 +378,8 @@ def load_plans(
 ) -> list[Plan]:
     """Load (or build and save) the plans of every derivation, so that the first derivation of a
     process runs at once: for ``cohort``'s features, or else for a cohort declaring nothing
-    complete, with and without qualified lab values."""
+    complete, with and without qualified lab values, of up to
+    :data:`COMPILED_FORM_ABOVE_ROWS` lab values."""
     names = list(what) if what is not None else list(QUERIES)
     unknown = [n for n in names if n not in QUERIES]
     if unknown:
@@ -387,7 +388,9 @@ def load_plans(
     if cohort is not None:
         variants = [plan_features(cohort)]
     else:
-        variants = [{"labs_qualified": q, "complete": []} for q in (False, True)]
+        variants = [
+            {"labs_qualified": q, "complete": [], "lab_form": "rows"} for q in (False, True)
+        ]
     return [load_plan(n, f, settings, backend) for f in variants for n in names]
 
 
