@@ -587,3 +587,32 @@ def test_plans_loaded_ahead_are_those_a_small_cohort_runs() -> None:
     assert plan_features(sample)["complete"] == []
     for what in ("grades", "tls"):
         assert load_plan(what, plan_features(sample)).key in loaded
+
+
+def test_a_plan_is_the_same_text_in_every_process() -> None:
+    """Two processes with other string hashes write the same SQL for every step (Ibis lists the
+    columns a projection drops from a set). Otherwise plans from the cache, built by different
+    processes, share no step: lab grading ran twice for one patient's derivations."""
+    code = (
+        "import hashlib\n"
+        "from bvall.cohort import load_cohort\n"
+        "from bvall.criteria import plans\n"
+        "from bvall.criteria.settings import CriteriaSettings\n"
+        "f = plans.plan_features(load_cohort('example').subset(['P01']))\n"
+        "h = hashlib.sha256()\n"
+        "for what in ('grades', 'response', 'endpoints'):\n"
+        "    for step in plans.plan_derivation(what, CriteriaSettings(), f).steps:\n"
+        "        h.update(step.sql.encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests

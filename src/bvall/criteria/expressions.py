@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -291,13 +292,31 @@ class PlanningWorkspace(Workspace):
             from bvall.criteria.spark import compile_step
 
             return compile_step(expr)
-        return str(self.con.compile(expr))
+        return _sorted_excludes(str(self.con.compile(expr)))
 
     def _materialise(self, name: str, expr: ir.Table) -> pa.Table:
         return self._record(name, expr)
 
     def execute(self, expr: ir.Table) -> pa.Table:
         return self._record(None, expr)
+
+
+#: ``EXCLUDE ("a", "b")`` of a DuckDB statement: Ibis writes the dropped columns from a set, so
+#: their order follows the process's string hashes (``PYTHONHASHSEED``).
+_EXCLUDE = re.compile(r'EXCLUDE \(((?:"[^"]*"(?:, )?)+)\)')
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _sorted_excludes(sql: str) -> str:
+    """``sql`` with the columns of every ``EXCLUDE (...)`` in sorted order (the order has no
+    meaning). Without it, two processes wrote one step in two texts, so plans loaded from the
+    cache, built by different processes, did not share the steps they have in common (a step
+    is reused by the lineage of its text): all derivations of one patient ran lab grading twice."""
+
+    def ordered(m: re.Match[str]) -> str:
+        return "EXCLUDE (" + ", ".join(sorted(_QUOTED.findall(m.group(1)))) + ")"
+
+    return _EXCLUDE.sub(ordered, sql)
 
 
 def _identifier(key: str) -> str:
