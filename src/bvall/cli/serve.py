@@ -134,13 +134,7 @@ def serve(
             "worker_class": "gthread",
             "threads": threads,
             "timeout": 60,
-            # No keep-alive: a gthread worker accepts every connection offered while it has
-            # room (up to 1,000), so browsers' kept-alive connections stuck to one worker,
-            # which ran on one core behind its GIL (20 clients: one worker 72 % of the CPU,
-            # the other 28 %). Closed after each response, a request goes to the worker that
-            # accepts first, as behind a reverse proxy; on a LAN a connection costs far less
-            # than a page.
-            "keepalive": 0,
+            "keepalive": 5,
             "graceful_timeout": 10,
             "accesslog": "-" if access_log else None,
             "errorlog": "-",
