@@ -172,30 +172,47 @@ def test_a_streamed_run_changes_no_result(name: str, no_reuse: None) -> None:
     assert streamed > len(QUERIES)  # most plans have steps that become views
 
 
-def test_a_streamed_run_leaves_no_view_and_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above STREAM_ABOVE_ROWS a run creates its views and drops them (also when a step fails),
-    and keeps no step for the cohort's next derivation."""
+def test_a_streamed_run_holds_no_step_as_arrow_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above STREAM_ABOVE_ROWS no step is materialised as Arrow: steps read once are views and
+    the others temporary tables, dropped after the run (also when a step fails); nothing is
+    kept for the cohort's next derivation, and DuckDB spills to the process's own folder."""
     example = load_cohort("example")
-    plan = load_plan("worst_grades", plan_features(example))
-    assert "bv_step_grades" in plans.read_once(plan)
+    plan = load_plan("endpoints", plan_features(example))
+    named = {s.name for s in plan.steps if s.name is not None}
+    assert plans.read_once(plan)  # views
+    assert named - plans.read_once(plan)  # and temporary tables
     monkeypatch.setattr(plans, "STREAM_ABOVE_ROWS", 0)
+    materialised: list[str | None] = []
+    execute = plans._execute
+
+    def counting(conn: Any, step: Any) -> pa.Table:
+        materialised.append(step.name)
+        return execute(conn, step)
+
+    monkeypatch.setattr(plans, "_execute", counting)
     cohort = _fresh_copy(example)
     plans.run_plan(plan, cohort)
     assert plans._LOCAL.optimised is True
+    assert materialised == [None]  # the result alone comes back as Arrow
     con = plans._connection(True).con
-    assert con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'bv_step_%'"
-    ).fetchall() == [(0,)]
+    left = (
+        "SELECT (SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'bv_step_%') + "
+        "(SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'bv_step_%')"
+    )
+    assert con.execute(left).fetchall() == [(0,)]
     assert plans._steps_of(cohort)[0] == {}
+    spill = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert spill == plans._spill_folder()
+    assert Path(spill).is_dir()
     broken = dataclasses.replace(
         plan,
         steps=(*plan.steps[:-1], dataclasses.replace(plan.steps[-1], sql="SELECT nothing")),
     )
     with pytest.raises(duckdb.Error):
         plans.run_plan(broken, _fresh_copy(example))
-    assert con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name LIKE 'bv_step_%'"
-    ).fetchall() == [(0,)]
+    assert con.execute(left).fetchall() == [(0,)]
 
 
 def test_large_cohorts_grade_in_the_compiled_form(monkeypatch: pytest.MonkeyPatch) -> None:
