@@ -633,3 +633,24 @@ def test_a_plan_is_the_same_text_in_every_process() -> None:
         for seed in ("1", "2")
     }
     assert len(digests) == 1, digests
+
+
+def _child_spill_folder(queue: Any) -> None:
+    queue.put(plans._spill_folder())
+
+
+def test_a_forked_worker_spills_to_its_own_folder_and_leaves_its_parents() -> None:
+    """A web worker forked from a process that made its spill folder makes its own, and its
+    exit leaves the parent's in place."""
+    import multiprocessing
+
+    mine = plans._spill_folder()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_spill_folder, args=(queue,))
+    child.start()
+    theirs = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert theirs != mine
+    assert Path(mine).is_dir()

@@ -603,16 +603,23 @@ class _Connection:
             self.prepared.clear()
 
 
-_SPILL: list[str] = []
+_SPILL: dict[int, str] = {}
 
 
 def _spill_folder() -> str:
-    """A folder of this process for DuckDB's spilled data, removed when the process exits."""
+    """A folder of this process for DuckDB's spilled data, removed when the process exits
+    (by process id: a forked web worker makes its own, and never removes its parent's)."""
+    pid = os.getpid()
     with _SPILL_LOCK:
-        if not _SPILL:
-            _SPILL.append(tempfile.mkdtemp(prefix="bvall-duckdb-"))
-            atexit.register(shutil.rmtree, _SPILL[0], ignore_errors=True)
-        return _SPILL[0]
+        if pid not in _SPILL:
+            _SPILL[pid] = folder = tempfile.mkdtemp(prefix="bvall-duckdb-")
+            atexit.register(_remove_spill_folder, pid, folder)
+        return _SPILL[pid]
+
+
+def _remove_spill_folder(pid: int, folder: str) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _SPILL_LOCK = threading.Lock()
