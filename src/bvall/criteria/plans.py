@@ -640,7 +640,8 @@ def _connection(optimise: bool) -> _Connection:
         if optimise:
             # A streamed run spills what it must hold to this process's own folder, not to
             # DuckDB's default ``.tmp`` in the user's working directory.
-            con.execute(f"SET temp_directory = '{_spill_folder()}'")
+            spill = _spill_folder().replace("'", "''")
+            con.execute(f"SET temp_directory = '{spill}'")
         else:
             con.execute("PRAGMA disable_optimizer")
             # a few patients' rows are one morsel: more threads only add scheduling, and a web
