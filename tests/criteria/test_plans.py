@@ -173,7 +173,7 @@ def test_a_streamed_run_changes_no_result(name: str, no_reuse: None) -> None:
 
 
 def test_a_streamed_run_holds_no_step_as_arrow_and_leaves_nothing(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, no_reuse: None
 ) -> None:
     """Above STREAM_ABOVE_ROWS no step is materialised as Arrow: steps read once are views and
     the others temporary tables, dropped after the run (also when a step fails); nothing is
