@@ -283,6 +283,7 @@ class PlanningWorkspace(Workspace):
                 inputs=tuple(inputs),
                 schema=arrow,
                 null_columns=tuple(n for n, t in schema.items() if t.is_null()),
+                sort_keys=arrow_sort_keys(op) if self.backend == "duckdb" else (),
             )
         )
         return arrow.empty_table()
@@ -299,6 +300,29 @@ class PlanningWorkspace(Workspace):
 
     def execute(self, expr: ir.Table) -> pa.Table:
         return self._record(None, expr)
+
+
+def arrow_sort_keys(op: ops.Node) -> tuple[tuple[str, bool], ...]:
+    """When ``op`` only sorts one table by some of its columns, those columns and whether each
+    is ascending (a step that :func:`bvall.criteria.plans.run_plan` sorts with Arrow instead of
+    a DuckDB statement); else ``()``.
+
+    Arrow orders as DuckDB does here: nulls last whatever the direction (Ibis writes no
+    ``NULLS FIRST`` unless asked, and DuckDB's default is ``NULLS LAST``), strings by their
+    bytes. It differs on NaN in a descending float column (DuckDB puts NaN first, Arrow last)
+    and has no order for nested types, so such sorts stay SQL."""
+    if not isinstance(op, ops.Sort) or not isinstance(op.parent, ops.InMemoryTable):
+        return ()
+    keys = []
+    for key in op.keys:
+        field = key.arg
+        if not isinstance(field, ops.Field) or field.rel is not op.parent or key.nulls_first:
+            return ()
+        dtype = field.dtype
+        if dtype.is_nested() or (dtype.is_floating() and not key.ascending):
+            return ()
+        keys.append((field.name, bool(key.ascending)))
+    return tuple(keys)
 
 
 #: ``EXCLUDE ("a", "b")`` of a DuckDB statement: Ibis writes the dropped columns from a set, so
