@@ -223,3 +223,33 @@ def test_compiled_reads_give_the_rows_the_orm_reads(published) -> None:  # type:
             ], (table, wanted)
             if wanted is None:  # the comparison is not of empty reads
                 assert len(got) == published[table].num_rows, table
+
+
+def test_compiled_patient_rows_are_the_orms(published) -> None:  # type: ignore[no-untyped-def]
+    """The rows a record save validates against (one patient's, or the study-level
+    provenance), read through compiled statements, are the ORM's own, with their keys."""
+    from bvall.store.convert import attnames, load_cohort_into_database
+    from bvall.store.models import COHORT_MODELS
+    from bvall.store.records import _patient_rows
+
+    load_cohort_into_database(published, reason="load", create_sites=True)
+    every = frozenset(COHORT_MODELS)
+    for pid in (published.patient_ids[0], published.patient_ids[-1], None, "no-such-patient"):
+        got = _patient_rows(pid, every)
+        for table, model in COHORT_MODELS.items():
+            qs = model.objects.filter(patient_id=pid) if pid is not None else None
+            if pid is None:
+                qs = (
+                    model.objects.filter(patient_id__isnull=True) if table == "provenance" else None
+                )
+            cols = attnames(table)
+            expected = (
+                [
+                    (r[0], dict(zip(cols, r[1:], strict=True)))
+                    for r in qs.order_by("pk").values_list("pk", *cols)
+                ]
+                if qs is not None
+                else []
+            )
+            assert got[table] == expected, (pid, table)
+    assert sum(len(v) for v in _patient_rows(published.patient_ids[0], every).values()) > 50

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,80 +55,90 @@ def table_rows(table: str, queryset: Any = None) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class _CompiledRead:
-    """The SQL of one table's read (all rows, or the rows of ``n`` patients) as the ORM writes
-    it, with the ORM's converters of the values the database returns (dates on SQLite, say)."""
+class _Compiled:
+    """A queryset's SQL as the ORM writes it, compiled with stand-ins for the patient ids,
+    with the ORM's converters of the values the database returns (booleans on SQLite, say)."""
 
     sql: str
     params: tuple[Any, ...]
-    #: positions in ``params`` of the patient ids (stand-ins when compiled)
+    #: positions in ``params`` of the patient ids
     slots: tuple[int, ...]
     compiler: Any
     converters: Any
 
 
-#: Compiled reads of this thread's database connection, by (database, table, patients).
-_READS = threading.local()
-_READS_KEPT = 64
+#: Compiled querysets of this thread's database connection, by database and shape.
+_COMPILED = threading.local()
+_COMPILED_KEPT = 128
 
 
-def _compiled_read(table: str, n: int | None) -> _CompiledRead:
-    """The ORM's SQL for the rows of ``table`` of ``n`` patients (``None``: every row), in
-    primary-key order, compiled once per thread and shape.
+def compiled_values(
+    shape: tuple[Any, ...], build: Callable[[list[str]], Any], ids: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``build(ids)`` (a ``values_list`` queryset filtered by patient ids), read
+    with the SQL the ORM compiles for it, compiled once per thread and ``shape`` (which names
+    the queryset ``build`` makes; the number of ids is added to it).
 
-    Django builds and compiles a queryset on every read (1 ms a table, 14 tables a cohort: most
-    of the cost of reading one patient); it has no statement cache, so bvall keeps the compiled
-    statement here and executes it with the patients' ids, converting the values as the ORM
-    does (``SQLCompiler.get_converters``/``apply_converters``). A test compares every table's
-    rows with the ORM's own read on SQLite and PostgreSQL."""
-    cache: OrderedDict[tuple[Any, ...], _CompiledRead] | None = getattr(_READS, "cache", None)
+    Django builds and compiles a queryset on every read (about 1 ms a table; 14 tables make a
+    patient's cohort, most of the cost of reading one patient) and keeps no statement, so the
+    compiled statement is kept here: ``build`` is called once with stand-ins for the ids, and
+    each read executes its SQL with the ids in their places, converting the values as the
+    ORM does (``SQLCompiler.get_converters``/``apply_converters``). Tests compare the rows with
+    the ORM's own read."""
+    cache: OrderedDict[tuple[Any, ...], _Compiled] | None = getattr(_COMPILED, "cache", None)
     if cache is None:
-        cache = _READS.cache = OrderedDict()
-    key = (connection.alias, connection.settings_dict.get("NAME"), table, n)
-    hit = cache.get(key)
-    if hit is not None:
+        cache = _COMPILED.cache = OrderedDict()
+    key = (connection.alias, connection.settings_dict.get("NAME"), *shape, len(ids))
+    found = cache.get(key)
+    if found is not None:
         cache.move_to_end(key)
-        return hit
-    model = COHORT_MODELS[table]
-    stand_ins = [f"\x00bvall-patient-{i}" for i in range(n or 0)]
-    qs = model.objects.all()
-    if n is not None:
-        if table != "provenance":
-            qs = qs.filter(patient_id__in=stand_ins)
-        elif stand_ins:
-            qs = qs.filter(models.Q(patient_id__in=stand_ins) | models.Q(patient_id__isnull=True))
-        else:
-            qs = qs.filter(patient_id__isnull=True)
-    qs = qs.order_by("pk").values_list(*attnames(table))
-    compiler = qs.query.get_compiler(using=qs.db)
-    sql, params = compiler.as_sql()
-    slots = tuple(i for i, p in enumerate(params) if p in stand_ins)
-    if [params[i] for i in slots] != stand_ins:
-        raise RuntimeError(f"cannot compile the read of {table}: {sql!r} {params!r}")
-    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-    found = cache[key] = _CompiledRead(
-        sql, tuple(params), slots, compiler, compiler.get_converters(fields)
-    )
-    while len(cache) > _READS_KEPT:
-        cache.popitem(last=False)
-    return found
+    else:
+        stand_ins = [f"\x00bvall-patient-{i}" for i in range(len(ids))]
+        qs = build(stand_ins)
+        compiler = qs.query.get_compiler(using=qs.db)
+        sql, params = compiler.as_sql()
+        slots = tuple(i for i, p in enumerate(params) if p in stand_ins)
+        if [params[i] for i in slots] != stand_ins:
+            raise RuntimeError(f"cannot compile the read {shape}: {sql!r} {params!r}")
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        found = cache[key] = _Compiled(
+            sql, tuple(params), slots, compiler, compiler.get_converters(fields)
+        )
+        while len(cache) > _COMPILED_KEPT:
+            cache.popitem(last=False)
+    params = list(found.params)
+    for slot, pid in zip(found.slots, ids, strict=True):
+        params[slot] = pid
+    with connection.cursor() as cur:
+        cur.execute(found.sql, params)
+        rows: Iterable[Any] = cur.fetchall()
+    if found.converters:
+        rows = found.compiler.apply_converters(rows, found.converters)
+    return [tuple(r) for r in rows]
 
 
 def _read_rows(table: str, patient_ids: list[str] | None) -> list[dict[str, Any]]:
-    """Rows of ``table`` (of ``patient_ids``; study-level provenance kept) as dicts of cohort
-    columns, exactly as :func:`table_rows` reads them."""
+    """Rows of ``table`` (of ``patient_ids``, with the study-level provenance; ``None``: all)
+    as dicts of cohort columns, in primary-key order: :func:`table_rows` of the queryset
+    :func:`read_database` reads, through :func:`compiled_values`."""
     if patient_ids is not None and not patient_ids and table != "provenance":
         return []
-    read = _compiled_read(table, None if patient_ids is None else len(patient_ids))
-    params = list(read.params)
-    for slot, pid in zip(read.slots, patient_ids or (), strict=True):
-        params[slot] = pid
-    with connection.cursor() as cur:
-        cur.execute(read.sql, params)
-        rows: Iterable[Any] = cur.fetchall()
-    if read.converters:
-        rows = read.compiler.apply_converters(rows, read.converters)
     cols = attnames(table)
+
+    def build(ids: list[str]) -> Any:
+        qs = COHORT_MODELS[table].objects.all()
+        if patient_ids is None:
+            pass
+        elif table != "provenance":
+            qs = qs.filter(patient_id__in=ids)
+        elif ids:
+            qs = qs.filter(models.Q(patient_id__in=ids) | models.Q(patient_id__isnull=True))
+        else:
+            qs = qs.filter(patient_id__isnull=True)
+        return qs.order_by("pk").values_list(*cols)
+
+    shape = ("read", table, patient_ids is None)
+    rows = compiled_values(shape, build, patient_ids or [])
     return [dict(zip(cols, row, strict=True)) for row in rows]
 
 
