@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 _log = logging.getLogger("bvall.web.derivations")
@@ -182,17 +182,45 @@ def patient_tokens(patient_ids: list[str] | None = None) -> dict[str, tuple[Any,
     """
     from django.db import connection
 
+    ids = list(patient_ids) if patient_ids is not None else None
+    if ids is not None and not ids:
+        return {}
+    sql, sources, per_id = _tokens_statement(connection.vendor, None if ids is None else len(ids))
+    params: list[Any] = []
+    for _ in range(per_id):
+        params += ids or []
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    common: list[Any] = [connection.settings_dict.get("NAME")]
+    per: dict[str, list[Any]] = {}
+    present: set[str] = set()
+    for i, pid, n, last, when in sorted(rows, key=lambda r: (r[0], str(r[1]))):
+        if i == -1:
+            present.add(pid)
+        elif pid is None:
+            common.append((sources[i], n, last, str(when)))
+        else:
+            per.setdefault(pid, []).append((sources[i], n, last, str(when)))
+    return {pid: (*common, *per.get(pid, ())) for pid in sorted(present)}
+
+
+@lru_cache(maxsize=64)
+def _tokens_statement(vendor: str, n: int | None) -> tuple[str, tuple[str, ...], int]:
+    """The statement of :func:`patient_tokens` for ``n`` patients (``None``: all) on a
+    database of ``vendor``: its SQL, the table of each source index and how many times the
+    patient ids are passed. Built once per shape (reading each model's history model through
+    its descriptor builds a manager class each time: 15 of them, a few ms a page)."""
+    from django.db import connection
+
     from bvall.store.models import COHORT_MODELS, Patient, StudyInfo
 
     q = connection.ops.quote_name
-    ids = list(patient_ids) if patient_ids is not None else None
-    where_in = f" IN ({', '.join(['%s'] * len(ids))})" if ids else ""
-    if ids is not None and not ids:
-        return {}
+    where_in = f" IN ({', '.join(['%s'] * n)})" if n else ""
     sources: list[tuple[str, Any, bool]] = [("study_info", StudyInfo, False)]
-    sources += [(n, m, n != "provenance") for n, m in COHORT_MODELS.items()]
+    sources += [(name, m, name != "provenance") for name, m in COHORT_MODELS.items()]
     selects: list[str] = []
-    params: list[Any] = []
+    per_id = 0
     for i, (_, model, per_patient) in enumerate(sources):
         meta = model.history.model._meta
         pk, at = q(meta.pk.column), q(meta.get_field("history_date").column)
@@ -202,29 +230,16 @@ def patient_tokens(patient_ids: list[str] | None = None) -> dict[str, tuple[Any,
             continue
         col = q("patient_id")
         sql = head.replace("%s", col, 1)
-        if ids is not None:
+        if n is not None:
             sql += f" WHERE {col}{where_in}"
-            params += ids
+            per_id += 1
         selects.append(f"{sql} GROUP BY {col}")
     live = f"SELECT -1, {q('patient_id')}, 0, 0, NULL FROM {q(Patient._meta.db_table)}"
-    if ids is not None:
+    if n is not None:
         live += f" WHERE {q('patient_id')}{where_in}"
-        params += ids
+        per_id += 1
     selects.append(live)
-    with connection.cursor() as cur:
-        cur.execute(" UNION ALL ".join(selects), params)
-        rows = cur.fetchall()
-    common: list[Any] = [connection.settings_dict.get("NAME")]
-    per: dict[str, list[Any]] = {}
-    present: set[str] = set()
-    for i, pid, n, last, when in sorted(rows, key=lambda r: (r[0], str(r[1]))):
-        if i == -1:
-            present.add(pid)
-        elif pid is None:
-            common.append((sources[i][0], n, last, str(when)))
-        else:
-            per.setdefault(pid, []).append((sources[i][0], n, last, str(when)))
-    return {pid: (*common, *per.get(pid, ())) for pid in sorted(present)}
+    return " UNION ALL ".join(selects), tuple(name for name, _, _ in sources), per_id
 
 
 #: Patients whose last derivation a worker keeps (their data token and rows).
