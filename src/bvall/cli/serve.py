@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -116,6 +117,9 @@ def serve(
     from bvall.web.wsgi import application
 
     connections.close_all()  # never share a database connection across the workers' fork
+    plans = sys.modules.get("bvall.criteria.plans")
+    if plans is not None:  # nor a DuckDB database (loading the demo derives its alerts)
+        plans.close_connections()
     shown = f"[{host}]" if ":" in host else host
     console.print(f"bvall is serving [bold]http://{shown}:{port}/[/] (database {url})")
     if account is not None:
