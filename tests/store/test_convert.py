@@ -253,3 +253,28 @@ def test_compiled_patient_rows_are_the_orms(published) -> None:  # type: ignore[
             )
             assert got[table] == expected, (pid, table)
     assert sum(len(v) for v in _patient_rows(published.patient_ids[0], every).values()) > 50
+
+
+def test_patient_records_carry_the_models_values() -> None:
+    """The records a patient page shows, read without model instances, hold the key and every
+    cohort column of each model instance, in the same order."""
+    from bvall.cohort import load_cohort
+    from bvall.store.convert import attnames, load_cohort_into_database, patient_records
+    from bvall.store.models import COHORT_MODELS
+
+    example = load_cohort("example")  # full detail: labs, vitals, doses
+    load_cohort_into_database(example, reason="load", create_sites=True)
+    pid = example.patient_ids[0]
+    seen = 0
+    for table, model in COHORT_MODELS.items():
+        if table == "provenance":
+            continue
+        objs = list(model.objects.filter(patient_id=pid).order_by("pk"))
+        got = patient_records(table, pid)
+        assert [r.pk for r in got] == [o.pk for o in objs], table
+        for r, o in zip(got, objs, strict=True):
+            assert {c: getattr(r, c) for c in attnames(table)} == {
+                c: getattr(o, c) for c in attnames(table)
+            }, table
+        seen += len(got)
+    assert seen > 50

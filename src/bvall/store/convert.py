@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -115,6 +116,20 @@ def compiled_values(
     if found.converters:
         rows = found.compiler.apply_converters(rows, found.converters)
     return [tuple(r) for r in rows]
+
+
+def patient_records(table: str, patient_id: str) -> list[SimpleNamespace]:
+    """One patient's records of ``table`` in primary-key order, each with ``pk`` and its cohort
+    columns as attributes: what a page shows of them, read through :func:`compiled_values`
+    without building a model instance per record (a patient page shows several hundred)."""
+    cols = attnames(table)
+
+    def build(ids: list[str]) -> Any:
+        qs = COHORT_MODELS[table].objects.filter(patient_id=ids[0])
+        return qs.order_by("pk").values_list("pk", *cols)
+
+    rows = compiled_values(("records", table), build, [patient_id])
+    return [SimpleNamespace(pk=row[0], **dict(zip(cols, row[1:], strict=True))) for row in rows]
 
 
 def _read_rows(table: str, patient_ids: list[str] | None) -> list[dict[str, Any]]:

@@ -17,8 +17,7 @@ from bvall.cohort import TABLES, load_lab_tests
 from bvall.errors import UnknownUnitError
 from bvall.store import access
 from bvall.store.alerts import alert_row, visible_alerts
-from bvall.store.convert import attnames, count_rows
-from bvall.store.models import COHORT_MODELS
+from bvall.store.convert import attnames, count_rows, patient_records
 from bvall.web import bedside, derivations, panels
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
 from bvall.web.course_chart import (
@@ -103,7 +102,7 @@ def patient_section(request: HttpRequest, pid: str, table: str) -> HttpResponse:
     titles = {t: title for t, title, _ in SECTIONS}
     if table not in titles:
         raise Http404(f"No section {table!r}.")
-    objs = list(COHORT_MODELS[table].objects.filter(patient_id=pid).order_by("pk"))
+    objs = patient_records(table, pid)
     s = _section(table, titles[table], True, objs, access.can(request.user, "edit"), pid)
     return render(request, "bvall/_section_body.html", {"s": s})
 
@@ -303,10 +302,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     def read(_: derivations.Current) -> dict[str, Any]:
         return {
             "patient": get_patient(request, pid),
-            "objs": {
-                t: list(COHORT_MODELS[t].objects.filter(patient_id=pid).order_by("pk"))
-                for t in needed
-            },
+            "objs": {t: patient_records(t, pid) for t in needed},
             "counts": count_rows(pid, [t for t in TABLES if t not in needed and t != "patients"]),
             "alerts": [
                 alert_row(a) for a in visible_alerts(request.user, patient=pid, state="open")
