@@ -73,8 +73,8 @@ def test_first_start_creates_the_database_loads_the_demo_and_prints_url_and_pass
     # the workers ended cleanly: none inherited the DuckDB database the demo's alerts were
     # derived on (one copied by fork crashed the worker as it exited)
     log = server.log.read_text()
-    assert "was sent SIG" not in log, log
-    assert "terminate called" not in log, log
+    for crash in ("SIGSEGV", "SIGABRT", "terminate called"):
+        assert crash not in log, log
     # a second start serves the same database: no new admin, no second load
     again = live.LiveServer(tmp_path, f"sqlite:///{tmp_path / 'bvall.db'}").start()
     try:
