@@ -48,6 +48,34 @@ def test_tokens_change_for_the_patient_whose_data_changed_and_for_study_level_ro
 
 
 @pytest.mark.django_db
+def test_the_data_version_changes_with_every_write_and_only_then(loaded: Any, users: Any) -> None:
+    """The token the cohort-wide views are kept by: equal while nothing is written, new after an
+    insert, a change or a deletion in any table, and after a study-level change."""
+    from bvall.store import records
+    from bvall.store.models import Lab, StudyInfo
+    from bvall.web.derivations import data_version
+
+    seen = [data_version()]
+    assert data_version() == seen[-1]
+    saved = records.create_records(users["admin"], "labs", [NEW_ANC], "test")
+    seen.append(data_version())
+    lab = Lab.objects.get(pk=saved[0].pk)
+    lab.value = 0.4
+    lab._change_reason = "test"  # type: ignore[attr-defined]
+    lab.save()
+    seen.append(data_version())
+    lab.delete()
+    seen.append(data_version())
+    info = StudyInfo.objects.first()
+    assert info is not None
+    info.title = "renamed"
+    info.save()
+    seen.append(data_version())
+    assert len(set(seen)) == len(seen), seen
+    assert data_version() == seen[-1]
+
+
+@pytest.mark.django_db
 def test_a_save_while_a_page_reads_makes_it_read_again(loaded: Any, users: Any) -> None:
     """The page's data and its derivations are of the same data (the save landed in between)."""
     from bvall.store import records

@@ -154,18 +154,34 @@ def no_patients() -> Derivations:
 def data_version() -> tuple[Any, ...]:
     """A token that changes whenever any data change: per history table (every insert, change
     and deletion of a record writes one history row; they are append-only) the number of rows,
-    the last id and the last time. One aggregate per table, unlike reading the data."""
+    the last id and the last time. One statement of one aggregate per table (built once,
+    :func:`_version_statement`), unlike reading the data."""
     from django.db import connection
-    from django.db.models import Count, Max
+
+    sql = _version_statement(connection.vendor)
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        rows = sorted(cur.fetchall())
+    parts: list[Any] = [connection.settings_dict.get("NAME")]
+    parts += [(n, last, None if at is None else str(at)) for _, n, last, at in rows]
+    return tuple(parts)
+
+
+@lru_cache(maxsize=8)
+def _version_statement(vendor: str) -> str:
+    """The statement of :func:`data_version` on a database of ``vendor``: per history table,
+    in a fixed order, its index, row count, last id and last time."""
+    from django.db import connection
 
     from bvall.store.models import COHORT_MODELS, StudyInfo
 
-    parts: list[Any] = [connection.settings_dict.get("NAME")]
-    for model in [*COHORT_MODELS.values(), StudyInfo]:
-        history = model.history.model  # type: ignore[attr-defined]
-        agg = history.objects.aggregate(n=Count("pk"), last=Max("pk"), at=Max("history_date"))
-        parts.append((agg["n"], agg["last"], agg["at"].isoformat() if agg["at"] else None))
-    return tuple(parts)
+    q = connection.ops.quote_name
+    selects = []
+    for i, model in enumerate([*COHORT_MODELS.values(), StudyInfo]):
+        meta = model.history.model._meta  # type: ignore[attr-defined]
+        pk, at = q(meta.pk.column), q(meta.get_field("history_date").column)
+        selects.append(f"SELECT {i}, COUNT(*), MAX({pk}), MAX({at}) FROM {q(meta.db_table)}")
+    return " UNION ALL ".join(selects)
 
 
 def patient_tokens(patient_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
