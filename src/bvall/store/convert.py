@@ -118,18 +118,35 @@ def compiled_values(
     return [tuple(r) for r in rows]
 
 
-def patient_records(table: str, patient_id: str) -> list[SimpleNamespace]:
-    """One patient's records of ``table`` in primary-key order, each with ``pk`` and its cohort
-    columns as attributes: what a page shows of them, read through :func:`compiled_values`
-    without building a model instance per record (a patient page shows several hundred)."""
+def patient_rows(table: str, patient_id: str | None) -> list[tuple[Any, ...]]:
+    """One patient's stored rows of ``table`` (``None``: the rows of no patient, the
+    study-level provenance), each the primary key and then the cohort columns, in primary-key
+    order, through :func:`compiled_values`."""
     cols = attnames(table)
 
     def build(ids: list[str]) -> Any:
-        qs = COHORT_MODELS[table].objects.filter(patient_id=ids[0])
+        model = COHORT_MODELS[table]
+        qs = (
+            model.objects.filter(patient_id=ids[0])
+            if ids
+            else model.objects.filter(patient_id__isnull=True)
+        )
         return qs.order_by("pk").values_list("pk", *cols)
 
-    rows = compiled_values(("records", table), build, [patient_id])
-    return [SimpleNamespace(pk=row[0], **dict(zip(cols, row[1:], strict=True))) for row in rows]
+    return compiled_values(
+        ("patient rows", table), build, [] if patient_id is None else [patient_id]
+    )
+
+
+def patient_records(table: str, patient_id: str) -> list[SimpleNamespace]:
+    """One patient's records of ``table`` in primary-key order, each with ``pk`` and its cohort
+    columns as attributes: what a page shows of them, without building a model instance per
+    record (a patient page shows several hundred)."""
+    cols = attnames(table)
+    return [
+        SimpleNamespace(pk=row[0], **dict(zip(cols, row[1:], strict=True)))
+        for row in patient_rows(table, patient_id)
+    ]
 
 
 def _read_rows(table: str, patient_ids: list[str] | None) -> list[dict[str, Any]]:

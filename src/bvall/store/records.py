@@ -31,7 +31,7 @@ from bvall.cohort.dates import DATED_COLUMNS
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, gate
 from bvall.store.alerts import raise_alerts
-from bvall.store.convert import attnames, compiled_values, record_values, write_lock
+from bvall.store.convert import attnames, patient_rows, record_values, write_lock
 from bvall.store.models import COHORT_MODELS
 
 MAX_REASON = 2000
@@ -100,26 +100,17 @@ def _patient_rows(
     """The stored rows of one patient (``None``: the study-level provenance) in ``tables``,
     with their primary keys, in primary-key order."""
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for table, model in COHORT_MODELS.items():
+    for table in COHORT_MODELS:
         if table not in tables:
             continue
         if patient_id is None and table != "provenance":
             out[table] = []
             continue
         cols = attnames(table)
-
-        def build(ids: list[str], model: Any = model, cols: tuple[str, ...] = cols) -> Any:
-            qs = (
-                model.objects.filter(patient_id=ids[0])
-                if ids
-                else model.objects.filter(patient_id__isnull=True)
-            )
-            return qs.order_by("pk").values_list("pk", *cols)
-
-        rows = compiled_values(
-            ("patient rows", table), build, [patient_id] if patient_id is not None else []
-        )
-        out[table] = [(row[0], dict(zip(cols, row[1:], strict=True))) for row in rows]
+        out[table] = [
+            (row[0], dict(zip(cols, row[1:], strict=True)))
+            for row in patient_rows(table, patient_id)
+        ]
     return out
 
 
