@@ -112,3 +112,34 @@ def test_heading_rows_span_the_table(fixture_html: str) -> None:
 def test_naive_time_is_refused(analysis: Analysis) -> None:
     with pytest.raises(InputError, match="has no time zone"):
         render_report_html(analysis, [], [], generated_at=GENERATED_AT.replace(tzinfo=None))
+
+
+def test_each_figure_is_drawn_once_for_every_report_of_it() -> None:
+    """The embedded PNG of a figure object is drawn once: a second report of the same figures
+    (the web app's figure cache hands them out again after a change that no figure reads) draws
+    none, and embeds the same bytes. A new figure object is drawn."""
+    from matplotlib.figure import Figure
+
+    from bvall.analysis.model import StudyFigure
+
+    drawn: list[str] = []
+
+    class Counted(Figure):
+        def savefig(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            drawn.append(kwargs.get("format", "?"))
+            return super().savefig(*args, **kwargs)
+
+    def figure() -> StudyFigure:
+        fig = Counted(figsize=(3, 2))
+        fig.add_subplot().plot([0, 1], [1, 0])
+        return StudyFigure("figure-os", "Overall survival", "A caption.", fig)
+
+    analysis, one = make_analysis(), figure()
+    first = render_report_html(analysis, [one], [], generated_at=GENERATED_AT)
+    assert drawn == ["png"]
+    again = render_report_html(analysis, [one], [], generated_at=GENERATED_AT)
+    assert drawn == ["png"]
+    assert again == first
+    other = render_report_html(analysis, [figure()], [], generated_at=GENERATED_AT)
+    assert drawn == ["png", "png"]
+    assert other == first  # the same drawing, drawn again for the new object

@@ -16,14 +16,18 @@ invented data. Each ``render_*`` function is pure: it builds a new ``matplotlib.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import matplotlib
+import pyarrow as pa
 
 from bvall.analysis.model import StudyFigure
-from bvall.cohort.model import Cohort
+from bvall.cohort.model import Cohort, table_digest
 from bvall.criteria import CriteriaSettings, derive
 from bvall.errors import InputError
 from bvall.figures.consort import build_consort_figure, compute_consort_counts, render_consort
@@ -43,27 +47,164 @@ FIGURE_IDS: tuple[str, ...] = (
 FORMATS: tuple[str, ...] = ("svg", "png", "pdf")
 
 
+@dataclass(frozen=True)
+class FigureGroup:
+    """Figures drawn together from declared inputs: the cohort tables and the derived endpoint
+    columns they read (besides the cohort's metadata and the interval transform). The builder
+    is given only those: reading another table raises, and the endpoints hold only those
+    columns, so the declaration is what the figure depends on, and a cache keyed by those
+    inputs (:class:`FigureCache`) can never give a figure drawn from other data."""
+
+    name: str
+    tables: tuple[str, ...]
+    endpoint_columns: tuple[str, ...]
+    build: Callable[[Cohort, pa.Table, str], tuple[list[StudyFigure], list[str]]]
+    #: drawn with the Kaplan–Meier interval transform (the builder's third argument)
+    intervals: bool = False
+
+
+def _one(
+    built: tuple[StudyFigure | None, str | None],
+) -> tuple[list[StudyFigure], list[str]]:
+    figure, reason = built
+    return ([] if figure is None else [figure]), ([] if reason is None else [reason])
+
+
+#: Every figure of :func:`build_figures`, by what it reads.
+FIGURE_GROUPS: tuple[FigureGroup, ...] = (
+    FigureGroup(
+        "survival",
+        (),
+        (
+            "patient_id",
+            "arm",
+            "os_days",
+            "os_event",
+            "rfs_days",
+            "rfs_event",
+            "relapse",
+            "rule_version",
+        ),
+        lambda c, e, conf: build_survival_figures(c, e, conf),
+        intervals=True,
+    ),
+    FigureGroup(
+        "swimmer",
+        ("treatment_courses", "follow_up_events", "marrow_assessments"),
+        (
+            "patient_id",
+            "arm",
+            "os_days",
+            "os_event",
+            "cr_day",
+            "relapse",
+            "relapse_day",
+            "rule_version",
+        ),
+        lambda c, e, conf: _one(build_swimmer_figure(c, e)),
+    ),
+    FigureGroup(
+        "timeline",
+        ("treatment_courses",),
+        (),
+        lambda c, e, conf: _one(build_timeline_figure(c)),
+    ),
+    FigureGroup(
+        "consort",
+        ("patients", "treatment_courses", "follow_up_events"),
+        ("patient_id", "best_response", "cr_day", "death", "relapse", "mrd_negative_d14_21"),
+        lambda c, e, conf: ([build_consort_figure(c, e)], []),
+    ),
+)
+
+
+class _DeclaredTables(Cohort):
+    """A cohort whose tables other than the declared ones cannot be read (an internal error:
+    a figure reading an undeclared table would be cached on the wrong inputs). Every reading
+    method of :class:`~bvall.cohort.Cohort` (``table``, ``frame``, ``patient_ids``) goes
+    through ``__getitem__``."""
+
+    def __init__(self, cohort: Cohort, declared: tuple[str, ...]) -> None:
+        super().__init__({n: cohort[n] for n in cohort.table_names}, cohort.metadata)
+        self._declared = declared
+
+    def __getitem__(self, name: str) -> pa.Table:
+        if name not in self._declared:
+            raise RuntimeError(
+                f"internal: a figure read table {name!r}, not among its declared inputs "
+                f"{self._declared} (bvall.figures.FIGURE_GROUPS)"
+            )
+        return super().__getitem__(name)
+
+
+class FigureCache:
+    """The figures of the last few inputs of each group, so that drawing the figures of changed
+    data draws only the groups whose inputs changed (a lab value changes no figure). Keyed by
+    the group, the interval transform, the cohort's metadata and the SHA-256 of each declared
+    table and of the declared endpoint columns. Thread-safe; matplotlib figures are shared, and
+    must be treated as read-only by their users (drawn, saved, never changed)."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[Any, ...], tuple[list[StudyFigure], list[str]]] = (
+            OrderedDict()
+        )
+        #: groups drawn (not taken from the cache), for tests and benchmarks
+        self.drawn: list[str] = []
+
+    def get(self, key: tuple[Any, ...]) -> tuple[list[StudyFigure], list[str]] | None:
+        with self._lock:
+            hit = self._kept.get(key)
+            if hit is not None:
+                self._kept.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], value: tuple[list[StudyFigure], list[str]]) -> None:
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
 def build_figures(
-    cohort: Cohort, *, settings: CriteriaSettings | None = None, km_conf_type: str = "log-log"
+    cohort: Cohort,
+    *,
+    settings: CriteriaSettings | None = None,
+    km_conf_type: str = "log-log",
+    cache: FigureCache | None = None,
 ) -> tuple[list[StudyFigure], list[str]]:
     """Every study figure the cohort supports, in :data:`FIGURE_IDS` order, and one sentence
     per omitted figure saying why (``"figure-os: ..."``). ``km_conf_type``: the Kaplan–Meier
-    interval transform, the same default as the study tables."""
+    interval transform, the same default as the study tables. With a ``cache``, a group of
+    figures whose inputs (:data:`FIGURE_GROUPS`) are those of an earlier call is taken from
+    it, not drawn again."""
     endpoints = derive(cohort, "endpoints", settings=settings)
     figures: list[StudyFigure] = []
     reasons: list[str] = []
-    survival, why = build_survival_figures(cohort, endpoints, km_conf_type)
-    figures += survival
-    reasons += why
-    for built, reason in (
-        build_swimmer_figure(cohort, endpoints),
-        build_timeline_figure(cohort),
-    ):
-        if built is not None:
-            figures.append(built)
-        if reason is not None:
-            reasons.append(reason)
-    figures.append(build_consort_figure(cohort, endpoints))
+    for group in FIGURE_GROUPS:
+        inputs = _DeclaredTables(cohort, group.tables)
+        ends = endpoints.select(list(group.endpoint_columns))
+        key = None
+        if cache is not None:
+            key = (
+                group.name,
+                km_conf_type if group.intervals else None,
+                repr(cohort.metadata),
+                tuple(table_digest(cohort[t]) for t in group.tables),
+                table_digest(ends),
+            )
+            hit = cache.get(key)
+            if hit is not None:
+                figures += hit[0]
+                reasons += hit[1]
+                continue
+        built = group.build(inputs, ends, km_conf_type)
+        if cache is not None and key is not None:
+            cache.drawn.append(group.name)
+            cache.put(key, built)
+        figures += built[0]
+        reasons += built[1]
     order = {fid: i for i, fid in enumerate(FIGURE_IDS)}
     figures.sort(key=lambda f: order[f.id])
     reasons.sort(key=lambda r: order.get(r.split(":", 1)[0], len(order)))
@@ -104,8 +245,11 @@ def save_figure(
 
 
 __all__ = [
+    "FIGURE_GROUPS",
     "FIGURE_IDS",
     "FORMATS",
+    "FigureCache",
+    "FigureGroup",
     "KMCurve",
     "KMPanel",
     "build_figures",

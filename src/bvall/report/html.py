@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -103,7 +105,19 @@ def _table_view(number: int, table: StudyTable) -> dict[str, Any]:
     }
 
 
-def _figure_view(fig: StudyFigure) -> dict[str, Any]:
+#: The embedded PNG of each matplotlib figure drawn in this process (figures are not changed
+#: once built, and the web app's figure cache hands the same figure to every report of the
+#: same inputs: a report after a lab change draws none of them again).
+_PNGS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_PNGS_LOCK = threading.Lock()
+
+
+def _embedded_png(figure: Any) -> str:
+    """``figure`` as a base64 PNG at :data:`EMBED_DPI`, drawn once per figure object."""
+    with _PNGS_LOCK:
+        kept = _PNGS.get(figure)
+    if kept is not None:
+        return kept
     import matplotlib
 
     from bvall.figures.style import RC
@@ -111,13 +125,20 @@ def _figure_view(fig: StudyFigure) -> dict[str, Any]:
     buf = io.BytesIO()
     rc: Any = RC  # matplotlib types rc keys as a Literal of every known name
     with matplotlib.rc_context(rc):
-        fig.figure.savefig(buf, format="png", dpi=EMBED_DPI)
+        figure.savefig(buf, format="png", dpi=EMBED_DPI)
+    text = base64.b64encode(buf.getvalue()).decode("ascii")
+    with _PNGS_LOCK:
+        _PNGS[figure] = text
+    return text
+
+
+def _figure_view(fig: StudyFigure) -> dict[str, Any]:
     width_in, _ = fig.figure.get_size_inches()
     return {
         "id": fig.id,
         "title": fig.title,
         "caption": fig.caption,
-        "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
+        "src": "data:image/png;base64," + _embedded_png(fig.figure),
         # Print at the size the figure was drawn for, never wider than the text block.
         "width_mm": f"{float(width_in) * 25.4:.1f}",
     }

@@ -50,13 +50,27 @@ class LiveAnalysis:
 _LOCK = threading.Lock()
 _ANALYSES: OrderedDict[tuple[Any, ...], LiveAnalysis] = OrderedDict()
 _CACHE_SIZE = 4
+#: Figures by the inputs each reads (:class:`bvall.figures.FigureCache`): after a data change
+#: only the figures whose inputs changed are drawn again (a lab value changes none of them).
+_FIGURES: list[Any] = []
+#: Each figure's SVG text, by the figure object (a figure taken from the cache keeps its SVG).
+_SVGS: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+_SVGS_KEPT = 64
+
+
+def _figure_cache() -> Any:
+    from bvall.figures import FigureCache
+
+    if not _FIGURES:
+        _FIGURES.append(FigureCache())
+    return _FIGURES[0]
 
 
 def clear_cache() -> None:
     with _LOCK:
-        for la in _ANALYSES.values():
-            _close_figures(la)
         _ANALYSES.clear()
+        _FIGURES.clear()
+        _SVGS.clear()
 
 
 def check_analysis_settings(ci_method: str, level: Any) -> tuple[str, float]:
@@ -77,6 +91,19 @@ def check_analysis_settings(ci_method: str, level: Any) -> tuple[str, float]:
 
 
 def _svg(fig: Any) -> str:
+    """The SVG text of a study figure, drawn once per figure object (hold :data:`_LOCK`)."""
+    kept = _SVGS.get(id(fig))
+    if kept is not None and kept[0] is fig:
+        _SVGS.move_to_end(id(fig))
+        return kept[1]
+    text = _draw_svg(fig)
+    _SVGS[id(fig)] = (fig, text)
+    while len(_SVGS) > _SVGS_KEPT:
+        _SVGS.popitem(last=False)
+    return text
+
+
+def _draw_svg(fig: Any) -> str:
     import io
     from typing import cast
 
@@ -115,7 +142,7 @@ def live_analysis(
                 "patients; no clinical conclusion may be drawn from this report."
             )
             analysis = replace(analysis, warnings=(banner, *analysis.warnings))
-        figures, omitted = build_figures(cohort)
+        figures, omitted = build_figures(cohort, cache=_figure_cache())
         hit = LiveAnalysis(
             analysis,
             tuple(figures),
@@ -127,16 +154,8 @@ def live_analysis(
         )
         _ANALYSES[key] = hit
         while len(_ANALYSES) > _CACHE_SIZE:
-            _, old = _ANALYSES.popitem(last=False)
-            _close_figures(old)
+            _ANALYSES.popitem(last=False)
         return hit
-
-
-def _close_figures(la: LiveAnalysis) -> None:
-    import matplotlib.pyplot as plt
-
-    for f in la.figures:
-        plt.close(f.figure)
 
 
 def analysis_panel(
