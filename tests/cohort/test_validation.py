@@ -7,8 +7,10 @@ expected problem is reported (table, row, column, class, and the words of the me
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from bvall.cohort import Cohort, lab_test, normalize_unit, validate_tables
@@ -278,3 +280,59 @@ def test_unknown_units_are_never_guessed() -> None:
     with pytest.raises(UnknownUnitError, match="expected one of µmol/L, mg/dL"):
         lab_test("creatinine").factor("mmol/L")
     assert normalize_unit("ug/day") == "µg/day"
+
+
+def _coerced_value_by_value(values: list[object], col_type: str) -> list[object]:
+    """What the per-value loop of validation makes of ``values`` (the reference of the typed
+    fast paths): missing values are None, the others go through the type's converter."""
+    from bvall.cohort.validate import _COERCE, _is_missing
+
+    return [None if _is_missing(v) else _COERCE[col_type](v) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("col_type", "values"),
+    [
+        ("string", ["P01", None, "", "   ", " spaced ", "x;y"]),
+        ("time", ["06:00", None, "", " 07:30 ", "  "]),
+        ("date", [dt.date(2024, 7, 26), None, dt.date(2000, 1, 1)]),
+        ("boolean", [True, None, False]),
+        ("integer", [1, None, -7, 0, 2**40]),
+        ("integer", [1.0, float("nan"), -7.0, 12.0]),  # whole numbers with gaps, as pandas has them
+    ],
+)
+def test_typed_columns_skip_the_loop_with_the_loops_result(
+    col_type: str, values: list[object]
+) -> None:
+    """A column of one Python type (a database read) takes a fast path that gives exactly what
+    converting value by value gives: blanks missing, text kept as written, times stripped."""
+    from bvall.cohort.schema import Column
+    from bvall.cohort.validate import _coerce, _fast_path
+
+    col = Column(name="c", type=col_type, description="test column")
+    series = pd.Series(values, dtype=float if isinstance(values[0], float) else object)
+    assert _fast_path(series, col) is not None, "the fast path was not taken"
+    problems: list[object] = []
+    typed, bad = _coerce(series, col, "t", problems, None)  # type: ignore[arg-type]
+    assert (problems, bad) == ([], set())
+    assert typed.to_pylist() == _coerced_value_by_value(values, col_type)
+    assert typed.type == col.arrow_type
+
+
+@pytest.mark.parametrize(
+    ("col_type", "values"),
+    [
+        ("date", [dt.date(2024, 7, 26), dt.datetime(2024, 7, 26, 8, 30)]),  # a time of day
+        ("integer", [1, True]),  # a boolean is no whole number
+        ("integer", [1.0, 2.5]),  # a fraction
+        ("string", ["P01", 7]),  # mixed types take the loop
+        ("boolean", [True, 1]),
+    ],
+)
+def test_other_values_take_the_loop(col_type: str, values: list[object]) -> None:
+    from bvall.cohort.schema import Column
+    from bvall.cohort.validate import _fast_path
+
+    col = Column(name="c", type=col_type, description="test column")
+    series = pd.Series(values, dtype=float if isinstance(values[0], float) else object)
+    assert _fast_path(series, col) is None

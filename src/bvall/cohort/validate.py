@@ -165,9 +165,47 @@ def _fast_path(series: pd.Series, col: Column) -> pa.Array | None:
             return pa.array(arr, mask=np.isnan(arr), type=pa.float64())
     if col.type == "integer" and pd.api.types.is_integer_dtype(series.dtype):
         return pa.array(series, type=pa.int64(), from_pandas=True)
+    if col.type == "integer" and pd.api.types.is_float_dtype(series.dtype):
+        # whole numbers with gaps (pandas stores them as floats): each value as int(value), as
+        # the per-value loop converts them; any fraction or infinity takes that loop
+        arr = series.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(arr)
+        present = arr[~missing]
+        whole_numbers = np.isfinite(present).all() and (present == np.trunc(present)).all()
+        if whole_numbers and (np.abs(present) < 2.0**63).all():
+            whole = np.where(missing, 0.0, arr).astype(np.int64)
+            return pa.array(whole, mask=missing, type=pa.int64())
     if col.type == "boolean" and pd.api.types.is_bool_dtype(series.dtype):
         return pa.array(series, type=pa.bool_(), from_pandas=True)
+    if series.dtype == object and col.type in _PYTHON_TYPES:
+        return _python_values(series.tolist(), col)
     return None
+
+
+#: Column types whose values may come as Python objects of exactly one type (a database read,
+#: a form): those columns skip the per-value conversion, which returns each such value as it is.
+_PYTHON_TYPES: dict[str, type] = {
+    "string": str,
+    "time": str,
+    "date": dt.date,
+    "boolean": bool,
+    "integer": int,
+}
+
+
+def _python_values(values: list[Any], col: Column) -> pa.Array | None:
+    """A column of ``None`` and values of exactly the Python type of ``col`` (no subclass: a
+    ``datetime`` is not a date here, a ``bool`` not an integer) as the per-value loop of
+    :func:`_coerce` would convert it; ``None`` when any value is of another type."""
+    want = _PYTHON_TYPES[col.type]
+    for v in values:
+        if v is not None and type(v) is not want:
+            return None
+    if col.type == "string":  # blank text is missing; other text is kept as written
+        values = [v if v is not None and v.strip() else None for v in values]
+    elif col.type == "time":  # blank is missing; a time is kept without surrounding spaces
+        values = [None if v is None else (v.strip() or None) for v in values]
+    return pa.array(values, type=col.arrow_type)
 
 
 def _coerce(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -29,12 +29,20 @@ class Vocabulary:
     source: str
     terms: tuple[Term, ...]
 
-    @property
+    @cached_property
     def codes(self) -> tuple[str, ...]:
         return tuple(t.code for t in self.terms)
 
+    @cached_property
+    def _code_set(self) -> frozenset[str]:
+        return frozenset(self.codes)
+
     def __contains__(self, code: object) -> bool:
-        return code in self.codes
+        # validation asks this of every coded value (about 400 times for one patient's rows)
+        try:
+            return code in self._code_set
+        except TypeError:  # an unhashable value is no code
+            return False
 
     def term(self, code: str) -> Term:
         for t in self.terms:
