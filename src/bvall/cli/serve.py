@@ -112,6 +112,9 @@ def serve(
                 f"The database {url} needs migration(s) {', '.join(pending)}; back it up "
                 "(`bvall db backup FILE`), then run `bvall db upgrade`."
             )
+    # WeasyPrint (the report's PDF) takes 0.3-0.5 s to import; imported once here, before the
+    # workers fork, a worker's first PDF download does not pay it (it only loads libraries).
+    import weasyprint  # noqa: F401
     from django.db import connections
 
     from bvall.web.wsgi import application
