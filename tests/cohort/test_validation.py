@@ -299,6 +299,7 @@ def _coerced_value_by_value(values: list[object], col_type: str) -> list[object]
         ("boolean", [True, None, False]),
         ("integer", [1, None, -7, 0, 2**40]),
         ("integer", [1.0, float("nan"), -7.0, 12.0]),  # whole numbers with gaps, as pandas has them
+        ("number", [1.5, None, -0.25, 1e300]),
     ],
 )
 def test_typed_columns_skip_the_loop_with_the_loops_result(
@@ -310,7 +311,9 @@ def test_typed_columns_skip_the_loop_with_the_loops_result(
     from bvall.cohort.validate import _coerce, _fast_path
 
     col = Column(name="c", type=col_type, description="test column")
-    series = pd.Series(values, dtype=float if isinstance(values[0], float) else object)
+    series = pd.Series(
+        values, dtype=float if col_type == "integer" and isinstance(values[0], float) else object
+    )
     assert _fast_path(series, col) is not None, "the fast path was not taken"
     problems: list[object] = []
     typed, bad = _coerce(series, col, "t", problems, None)  # type: ignore[arg-type]
@@ -327,6 +330,9 @@ def test_typed_columns_skip_the_loop_with_the_loops_result(
         ("integer", [1.0, 2.5]),  # a fraction
         ("string", ["P01", 7]),  # mixed types take the loop
         ("boolean", [True, 1]),
+        ("number", [1.5, float("inf")]),  # infinity is a problem the loop reports
+        ("number", [1.5, float("nan")]),  # NaN (missing) as the loop says
+        ("number", [1.5, 2]),  # an int in a number column is converted by the loop
     ],
 )
 def test_other_values_take_the_loop(col_type: str, values: list[object]) -> None:
@@ -334,5 +340,5 @@ def test_other_values_take_the_loop(col_type: str, values: list[object]) -> None
     from bvall.cohort.validate import _fast_path
 
     col = Column(name="c", type=col_type, description="test column")
-    series = pd.Series(values, dtype=float if isinstance(values[0], float) else object)
+    series = pd.Series(values, dtype=float if values == [1.0, 2.5] else object)
     assert _fast_path(series, col) is None

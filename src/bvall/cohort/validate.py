@@ -190,6 +190,7 @@ _PYTHON_TYPES: dict[str, type] = {
     "date": dt.date,
     "boolean": bool,
     "integer": int,
+    "number": float,
 }
 
 
@@ -205,6 +206,8 @@ def _python_values(values: list[Any], col: Column) -> pa.Array | None:
         values = [v if v is not None and v.strip() else None for v in values]
     elif col.type == "time":  # blank is missing; a time is kept without surrounding spaces
         values = [None if v is None else (v.strip() or None) for v in values]
+    elif col.type == "number" and not all(v is None or math.isfinite(v) for v in values):
+        return None  # NaN is missing and infinity a problem: the loop says which
     return pa.array(values, type=col.arrow_type)
 
 

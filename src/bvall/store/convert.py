@@ -262,7 +262,9 @@ def read_database(patient_ids: Iterable[str] | None = None, *, validate: bool = 
                 _CHECKED.move_to_end(key)
                 return hit
     cohort = Cohort.from_tables(
-        {t: pd.DataFrame(rows, columns=list(attnames(t))) for t, rows in raw.items()},
+        # as the database typed them (object columns: no inference; validation takes columns
+        # of one Python type as they are)
+        {t: pd.DataFrame(rows, columns=list(attnames(t)), dtype=object) for t, rows in raw.items()},
         metadata,
         source="database",
     )
