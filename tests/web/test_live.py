@@ -157,3 +157,38 @@ def test_the_load_scripts_stale_check_reads_the_patient_page_marks() -> None:
     assert page_is_stale(table + "<td>latest Neutrophil count decreased (D12 06:00)</td>")
     assert not page_is_stale(table + "<td>latest Neutrophil count decreased (D14)</td>")
     assert page_is_stale("<p>no marks</p>") is None
+
+
+@pytest.mark.django_db
+def test_a_page_of_a_derived_patient_does_not_wait_for_another_derivation(loaded: Any) -> None:
+    """While the worker derives one patient (its derivation lock held), a page of a patient
+    already derived at its current data takes that derivation at once; a patient whose data
+    never derived is derived once the lock is free."""
+    import threading
+    import time
+
+    from bvall.web import derivations
+
+    derivations.clear_caches()
+    first = derivations.current_derivations(["A01"])
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        with derivations._DERIVE_LOCK:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5)
+        t0 = time.monotonic()
+        again = derivations.current_derivations(["A01"])
+        waited = time.monotonic() - t0
+        assert again.derivations is first.derivations
+        assert waited < 5, f"waited {waited:.1f} s for another derivation"
+    finally:
+        release.set()
+        holder.join()
+    assert derivations.current_derivations(["A02"]).derivations.patients.keys() == {"A02"}

@@ -262,10 +262,13 @@ def _tokens_statement(vendor: str, n: int | None) -> tuple[str, tuple[str, ...],
 CACHE_PATIENTS = 512
 _PATIENTS: OrderedDict[str, tuple[tuple[Any, ...], Derivations]] = OrderedDict()
 #: One derivation at a time in a worker (the engines' connection and compiled plans are shared).
+#: Only a request that needs a derivation takes it: one whose patients are derived already
+#: never waits for another patient's derivation.
 _DERIVE_LOCK = threading.Lock()
 #: patient -> data token, asked for by requests waiting for the derivation lock
 _WANTED: dict[str, tuple[Any, ...]] = {}
-_WANTED_LOCK = threading.Lock()
+#: Held briefly around every read and change of :data:`_PATIENTS` and :data:`_WANTED`.
+_STATE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,8 @@ def current_derivations(patient_ids: list[str]) -> Current:
 
     Requests that need a derivation while another is running leave their patients in a queue;
     the next derivation takes every patient queued (one engine run for all: its cost hardly
-    depends on the number of patients), so many first views at once do not queue one by one."""
+    depends on the number of patients), so many first views at once do not queue one by one.
+    A request whose patients are all derived at their current tokens takes them at once."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return Current(no_patients(), {})
@@ -291,32 +295,51 @@ def current_derivations(patient_ids: list[str]) -> Current:
     # plan days fall due with the calendar: the day is part of the cache key
     today = dt.date.today()
     keys = {pid: (*tokens[pid], today) for pid in known}
-    with _WANTED_LOCK:
-        for pid in known:
-            if _cached(pid, keys[pid]) is None:
+    with _STATE_LOCK:
+        found = [_cached(pid, keys[pid]) for pid in known]
+        for pid, hit in zip(known, found, strict=True):
+            if hit is None:
                 _WANTED[pid] = keys[pid]
-    with _DERIVE_LOCK:
-        with _WANTED_LOCK:
-            batch = {p: k for p, k in _WANTED.items() if _cached(p, k) is None and k[-1] == today}
-            _WANTED.clear()
-        batch.update({p: keys[p] for p in known if _cached(p, keys[p]) is None})
-        if batch:
-            t0 = time.perf_counter()
-            stale = sorted(batch)
-            whole = derive_all(cohort_of(stale), today)
-            for pid in stale:
-                _PATIENTS[pid] = (batch[pid], whole.only([pid]) if len(stale) > 1 else whole)
+            else:
                 _PATIENTS.move_to_end(pid)
-            _log.info("derived %s in %.3f s", ", ".join(stale), time.perf_counter() - t0)
-        parts = [_PATIENTS[pid][1] for pid in known]
-        while len(_PATIENTS) > CACHE_PATIENTS:
-            _PATIENTS.popitem(last=False)
+    parts = [hit for hit in found if hit is not None]
+    if len(parts) < len(known):
+        parts = _derive_wanted(known, keys, today)
     if not parts:
         return Current(no_patients(), tokens)
     return Current(parts[0] if len(parts) == 1 else combine(parts), tokens)
 
 
+def _derive_wanted(
+    known: list[str], keys: dict[str, tuple[Any, ...]], today: dt.date
+) -> list[Derivations]:
+    """Derive, under the derivation lock, every patient queued whose derivation is not kept at
+    its token (``known`` among them); the derivations of ``known``."""
+    with _DERIVE_LOCK:
+        with _STATE_LOCK:
+            batch = {p: k for p, k in _WANTED.items() if _cached(p, k) is None and k[-1] == today}
+            _WANTED.clear()
+            batch.update({p: keys[p] for p in known if _cached(p, keys[p]) is None})
+        if batch:
+            t0 = time.perf_counter()
+            stale = sorted(batch)
+            whole = derive_all(cohort_of(stale), today)
+            made = {pid: whole.only([pid]) if len(stale) > 1 else whole for pid in stale}
+            _log.info("derived %s in %.3f s", ", ".join(stale), time.perf_counter() - t0)
+        else:
+            made = {}
+        with _STATE_LOCK:
+            for pid, derived in made.items():
+                _PATIENTS[pid] = (batch[pid], derived)
+                _PATIENTS.move_to_end(pid)
+            parts = [made[pid] if pid in made else _PATIENTS[pid][1] for pid in known]
+            while len(_PATIENTS) > CACHE_PATIENTS:
+                _PATIENTS.popitem(last=False)
+    return parts
+
+
 def _cached(pid: str, token: tuple[Any, ...]) -> Derivations | None:
+    """The kept derivation of ``pid`` at ``token`` (hold :data:`_STATE_LOCK`)."""
     hit = _PATIENTS.get(pid)
     return hit[1] if hit is not None and hit[0] == token else None
 
@@ -383,7 +406,7 @@ def clear_caches() -> None:
 
     with _READ_LOCK:
         _SNAPSHOT.clear()
-    with _DERIVE_LOCK:
+    with _DERIVE_LOCK, _STATE_LOCK:
         _PATIENTS.clear()
     live.clear_cache()
     monitoring.clear_cache()
