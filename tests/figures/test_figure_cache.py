@@ -61,17 +61,30 @@ def test_declared_inputs_draw_the_figures_of_the_whole_cohort(name: str) -> None
     assert sorted(whole[1]) == sorted(declared[1])
 
 
-def test_reading_an_undeclared_table_raises() -> None:
+def test_a_figure_reading_what_it_did_not_declare_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_figures gives a group only its declared tables and endpoint columns: reading
+    another is an error, never a figure cached on the wrong inputs."""
+    import bvall.figures as figures
+
+    def reads_labs(c: Cohort, e: pa.Table, conf: str) -> tuple[list[Any], list[str]]:
+        c.table("labs")
+        return [], []
+
+    def reads_death(c: Cohort, e: pa.Table, conf: str) -> tuple[list[Any], list[str]]:
+        e["death"]
+        return [], []
+
     cohort = load_cohort("example")
-    sneaky = FigureGroup("sneaky", ("patients",), (), lambda c, e, conf: (c.table("labs"), [])[1:])
+    monkeypatch.setattr(
+        figures, "FIGURE_GROUPS", (FigureGroup("sneaky", ("patients",), (), reads_labs),)
+    )
     with pytest.raises(RuntimeError, match="'labs', not among its declared inputs"):
-        sneaky.build(_declared(cohort, sneaky), pa.table({}), "log-log")
-
-
-def _declared(cohort: Cohort, group: FigureGroup) -> Cohort:
-    from bvall.figures import _DeclaredTables
-
-    return _DeclaredTables(cohort, group.tables)
+        build_figures(cohort)
+    monkeypatch.setattr(
+        figures, "FIGURE_GROUPS", (FigureGroup("sneaky", (), ("patient_id",), reads_death),)
+    )
+    with pytest.raises(KeyError, match="death"):
+        build_figures(cohort)
 
 
 def test_cache_draws_only_the_groups_whose_inputs_changed() -> None:
@@ -97,7 +110,7 @@ def test_cache_draws_only_the_groups_whose_inputs_changed() -> None:
     lab = Cohort({n: new_labs if n == "labs" else base[n] for n in base.table_names}, base.metadata)
     assert not derive(lab, "endpoints").equals(derive(base, "endpoints"))
     again = build_figures(lab, cache=cache)
-    assert cache.drawn == []
+    assert list(cache.drawn) == []
     assert [f.figure for f in again[0]] == [f.figure for f in first[0]]
 
     # a relapse a day earlier: relapse-free survival, the swimmer lanes and the CONSORT
@@ -139,5 +152,5 @@ def test_cache_keeps_the_interval_transform_apart() -> None:
     build_figures(base, cache=cache)
     cache.drawn.clear()
     plain = build_figures(base, cache=cache, km_conf_type="plain")
-    assert cache.drawn == ["survival"]
+    assert list(cache.drawn) == ["survival"]
     assert _drawn(plain) == _drawn(build_figures(base, km_conf_type="plain"))

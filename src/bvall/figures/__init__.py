@@ -17,7 +17,7 @@ invented data. Each ``render_*`` function is pure: it builds a new ``matplotlib.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +150,8 @@ class FigureCache:
         self._kept: OrderedDict[tuple[Any, ...], tuple[list[StudyFigure], list[str]]] = (
             OrderedDict()
         )
-        #: groups drawn (not taken from the cache), for tests and benchmarks
-        self.drawn: list[str] = []
+        #: the last groups drawn (not taken from the cache), for tests and benchmarks
+        self.drawn: deque[str] = deque(maxlen=64)
 
     def get(self, key: tuple[Any, ...]) -> tuple[list[StudyFigure], list[str]] | None:
         with self._lock:
