@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from html import escape
@@ -430,3 +431,27 @@ def test_monitoring_page_lists_pending_patients_with_the_reason(loaded, users) -
     html = _client(users["investigator"]).get("/monitoring/").content.decode()
     assert f"pending {len(ev.pending)}." in html
     assert "A02</a>: toxicity: not treated yet (no induction course recorded)" in html
+
+
+def test_patient_page_lists_every_open_alert_with_its_own_acknowledgement_form(
+    loaded, users
+) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store.models import Alert
+
+    c = _client(users["data_entry"])
+    html = c.get("/patients/A01/").content.decode()
+    open_alerts = list(Alert.objects.filter(patient_id="A01", acknowledgement__isnull=True))
+    assert open_alerts  # A01's grade 4 ANC raised one
+    for a in open_alerts:
+        row = re.search(rf'data-alert-id="{a.pk}".*?</tr>', html, flags=re.S)
+        assert row, a.pk
+        # the form posts to this alert's acknowledgement, with the page's CSRF token
+        assert f'action="/alerts/{a.pk}/acknowledge/"' in row.group(0)
+        assert re.search(r'name="csrfmiddlewaretoken" value="[A-Za-z0-9]{64}"', row.group(0))
+        # when it was raised, readable: date, a space, minutes, UTC
+        raised = a.raised.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        assert f"raised {raised} UTC" in row.group(0)
+    # a monitor may see the alerts but not acknowledge them: no form
+    html = _client(users["monitor"]).get("/patients/A01/").content.decode()
+    assert 'data-alert-id="' in html
+    assert "/acknowledge/" not in html

@@ -306,10 +306,14 @@ def test_injection_in_every_text_field_is_stored_as_text_and_shown_escaped(
         assert "<script>alert" not in html, path
         assert "<img src=x" not in html, path
     page = c.get("/patients/A01/").content.decode()
+    # shown as text: escaped as Django's templates escape it (the page's frame, other pages) or
+    # as Jinja2 does (the patient page's body): &#x27; and &#39; are the same character
     if payload == HTML:
-        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+        shown = ("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;",
+                 "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")  # fmt: skip
     else:
-        assert "x&#x27;); DROP TABLE patients; --" in page
+        shown = ("x&#x27;); DROP TABLE patients; --", "x&#39;); DROP TABLE patients; --")
+    assert any(s in page for s in shown), shown
 
 
 @pytest.mark.parametrize("payload", [SQL, HTML])

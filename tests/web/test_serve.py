@@ -14,6 +14,7 @@ from tests.live import load_benchmark
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "bvall" / "web" / "static" / "bvall"
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "bvall" / "web" / "templates"
+JINJA = TEMPLATES.parent / "jinja2"
 
 
 def test_demo_dataset_is_example_and_falls_back_to_published_with_a_warning(
@@ -91,7 +92,8 @@ def test_vendored_htmx_ships_with_its_licence() -> None:
 
 
 def test_no_template_or_stylesheet_loads_anything_from_another_origin() -> None:
-    files = [*TEMPLATES.rglob("*.html"), STATIC / "bvall.css"]
+    files = [*TEMPLATES.rglob("*.html"), *JINJA.rglob("*.html"), STATIC / "bvall.css"]
+    assert len(files) > 20
     for f in files:
         text = f.read_text()
         assert not re.search(r"""(src|href)=["'](https?:)?//""", text), f

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "bvall" / "web" / "templates" / "bvall"
+WEB = Path(__file__).resolve().parents[2] / "src" / "bvall" / "web"
+#: Django's templates and the Jinja2 ones (the patient page's body: bvall/web/jinja.py)
+TEMPLATES = [WEB / "templates" / "bvall", WEB / "jinja2" / "bvall"]
 
 #: what no sentence shown may contain, with the reason
 BANNED = [
@@ -76,7 +78,9 @@ def _problems(strings: list[str], sentences_only: bool = False) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.html")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(p for d in TEMPLATES for p in d.glob("*.html")), ids=lambda p: p.name
+)
 def test_the_fixed_strings_of_every_template_are_plain_words(path: Path) -> None:
     assert _problems(_fixed_strings(path.read_text(encoding="utf-8"))) == []
 

@@ -16,7 +16,7 @@ panel               engine              rows
 ``lab_grade_bands`` ``bvall.criteria``  :func:`bvall.criteria.bands.compute_grade_bands`
 ==================  ==================  =====================================================
 
-Alerts are stored rows (:mod:`bvall.store.alerts`), shown by ``bvall/_alerts.html``.
+Alerts are stored rows (:mod:`bvall.store.alerts`), shown by the ``alerts`` macro of ``bvall/_parts.html`` (Jinja2).
 """
 
 from __future__ import annotations

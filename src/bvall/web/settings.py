@@ -103,7 +103,14 @@ TEMPLATES = [
                 "bvall.web.context.study",
             ],
         },
-    }
+    },
+    # The patient page's body (bvall.web.jinja): compiled templates, three times faster there.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "bvall.web.jinja.environment", "autoescape": True},
+    },
 ]
 
 AUTHENTICATION_BACKENDS = [

@@ -17,6 +17,7 @@ from bvall.errors import BvallError
 from bvall.store import access
 from bvall.store.models import COHORT_MODELS, MonitoringEvent
 from bvall.web import live, monitoring
+from bvall.web.jinja import render_html
 from bvall.web.views.cdisc import CDISC_ROLES
 
 
@@ -41,6 +42,7 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
         error = str(exc)
         ci_method, lvl = "clopper-pearson", 0.95
     panel = live.analysis_panel(ids, ci_method, lvl)
+    report = live.report_panel(ids)
     from bvall.stats import BINOMIAL_METHODS
 
     return render(
@@ -55,7 +57,12 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
             "live": panel.details[0]["live"] if panel.details else None,
             "tables": table_views(panel.details[0]["live"]) if panel.details else [],
             "figures": figure_views(panel.details[0]["live"]) if panel.details else [],
-            "report": live.report_panel(ids),
+            "report": report,
+            # shown in place of the tables, or of the downloads, when they are not available
+            "analysis_html": "" if panel.details else render_html("bvall/panel.html", {"p": panel}),
+            "report_html": ""
+            if report.available
+            else render_html("bvall/panel.html", {"p": report}),
             "ci_method": ci_method,
             "level": lvl,
             "ci_methods": BINOMIAL_METHODS,

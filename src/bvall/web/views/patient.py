@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,7 @@ from bvall.web.course_chart import (
     episodes_from,
     render_course_chart,
 )
+from bvall.web.jinja import render_html
 from bvall.web.views import get_patient
 from bvall.web.views.cohort import study_day
 
@@ -104,7 +106,12 @@ def patient_section(request: HttpRequest, pid: str, table: str) -> HttpResponse:
         raise Http404(f"No section {table!r}.")
     objs = patient_records(table, pid)
     s = _section(table, titles[table], True, objs, access.can(request.user, "edit"), pid)
-    return render(request, "bvall/_section_body.html", {"s": s})
+    return HttpResponse(render_html("bvall/section_body.html", {"s": s, "perms": _perms(request)}))
+
+
+def _perms(request: HttpRequest) -> dict[str, bool]:
+    """What the user may do, as the frame's templates have it (``perms_bvall``)."""
+    return {a: access.can(request.user, a) for a in access.PERMISSIONS}
 
 
 def first_induction_day(courses: list[Any]) -> dt.date | None:
@@ -353,8 +360,10 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "pivot": pivot,
         "bands": bands,
         "panels": shown,
-        "alerts": data["alerts"],
+        "open_alerts": data["alerts"],
         "can_acknowledge": can_edit,
+        "csrf_token": get_token(request),
+        "perms": _perms(request),
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
@@ -370,4 +379,5 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
             if c not in ("patient_id",) and getattr(patient, c) is not None
         ],
     }
-    return render(request, "bvall/patient.html", context)
+    body = render_html("bvall/patient_body.html", context)
+    return render(request, "bvall/patient.html", {"patient": patient, "body": body})
