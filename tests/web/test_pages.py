@@ -455,3 +455,49 @@ def test_patient_page_lists_every_open_alert_with_its_own_acknowledgement_form(
     html = _client(users["monitor"]).get("/patients/A01/").content.decode()
     assert 'data-alert-id="' in html
     assert "/acknowledge/" not in html
+
+
+def test_cohort_list_names_the_newest_open_alerts_and_counts_them_all(loaded, users) -> None:  # type: ignore[no-untyped-def]
+    from bvall.store import records
+    from bvall.store.alerts import visible_alerts
+    from bvall.store.models import Alert
+    from bvall.web.views.cohort import LIST_ALERTS
+
+    # a grade 4 ANC on five more days of A01: more open alerts than the list names
+    for day in range(20, 25):
+        records.create_records(
+            users["admin"],
+            "labs",
+            [
+                {
+                    "patient_id": "A01",
+                    "study_day": day,
+                    "test": "anc",
+                    "value": 0.2,
+                    "unit": "10^9/L",
+                }
+            ],
+        )
+    c = _client(users["investigator"])
+    html = c.get("/").content.decode()
+    # reference: every open alert the user may see, newest raised first (ties: the later id)
+    every = sorted(
+        visible_alerts(users["investigator"], state="open"),
+        key=lambda a: (a.raised, a.pk),
+        reverse=True,
+    )
+    for pid in ("A01", "A02"):
+        mine = [a for a in every if a.patient_id == pid]
+        row = re.search(
+            rf'<tr>\s*<td><a href="/patients/{pid}/" class="pid">.*?</tr>', html, flags=re.S
+        )
+        assert row, pid
+        named = [int(x) for x in re.findall(r'data-alert-id="(\d+)"', row.group(0))]
+        assert named == [a.pk for a in mine[:LIST_ALERTS]], pid
+        if len(mine) > LIST_ALERTS:
+            assert f"{len(mine)} open alerts in all" in row.group(0)
+    assert (
+        Alert.objects.filter(patient_id="A01", acknowledgement__isnull=True).count() > LIST_ALERTS
+    )
+    # site B's patients are not on the list, nor counted
+    assert "B01" not in html

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from bvall.errors import InputError
@@ -209,6 +210,37 @@ def visible_alerts(
     elif state == "acknowledged":
         qs = qs.filter(acknowledgement__isnull=False)
     return qs.order_by("patient_id", models.F("day").asc(nulls_first=True), "time", "pk")
+
+
+def newest_open_alerts(
+    user: Any, patient_ids: list[str], newest: int
+) -> dict[str, tuple[int, list[Alert]]]:
+    """Per patient of ``patient_ids`` that has open alerts the user may see: how many, and the
+    ``newest`` of them (the last raised first). Read as a count per patient and at most
+    ``newest`` rows a patient, not as every open alert: a patient list must not build every
+    alert of every patient (1,100 for the example cohort, 47 ms a list) to name three each."""
+    if not patient_ids:
+        return {}
+    qs = visible_alerts(user, state="open").filter(patient_id__in=patient_ids)
+    counts = dict(
+        qs.order_by()
+        .values("patient_id")
+        .annotate(n=models.Count("pk"))
+        .values_list("patient_id", "n")
+    )
+    rank = models.Window(
+        RowNumber(),
+        partition_by=[models.F("patient_id")],
+        order_by=[models.F("raised").desc(), models.F("pk").desc()],
+    )
+    out: dict[str, tuple[int, list[Alert]]] = {pid: (n, []) for pid, n in counts.items()}
+    for a in (
+        qs.annotate(_newest=rank)
+        .filter(_newest__lte=newest)
+        .order_by("patient_id", "-raised", "-pk")
+    ):
+        out[a.patient_id][1].append(a)
+    return out
 
 
 def acknowledge_alert(user: Any, alert_id: int, note: str = "") -> AlertAcknowledgement:

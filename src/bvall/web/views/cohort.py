@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bvall.criteria.alerts import ALERT_RULES
 from bvall.store import access
-from bvall.store.alerts import alert_row, visible_alerts
+from bvall.store.alerts import alert_row, newest_open_alerts
 from bvall.store.models import (
     AdverseEvent,
     FollowUpEvent,
@@ -119,18 +119,14 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         {p.patient_id: p.arm for p in plist},
         today,
     )
-    # stored alerts (raised with the save of each value, open until acknowledged)
-    by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if ids:
-        for a in visible_alerts(request.user, state="open").filter(patient_id__in=ids):
-            by_patient[a.patient_id].append(alert_row(a))
-    for found in by_patient.values():  # the newest raised first: what nobody has seen yet
-        found.sort(key=lambda a: (a["raised"], a["id"]), reverse=True)
+    # stored alerts (raised with the save of each value, open until acknowledged): the newest
+    # raised first, what nobody has seen yet; the rest are counted
+    alerts = newest_open_alerts(request.user, ids, LIST_ALERTS)
     rows = [
         {
             "p": p,
-            "alerts": by_patient.get(p.patient_id, [])[:LIST_ALERTS],
-            "alerts_open": len(by_patient.get(p.patient_id, [])),
+            "alerts": [alert_row(a) for a in alerts.get(p.patient_id, (0, []))[1]],
+            "alerts_open": alerts.get(p.patient_id, (0, []))[0],
             "d1": d1.get(p.patient_id),
             "day": study_day(d1.get(p.patient_id), today),
             "status": statuses[p.patient_id],
