@@ -136,7 +136,9 @@ def _validate(
         rows = [r for pk, r in current[t] if not (t == table and pk == drop_pk)]
         if t == table:
             start = len(rows)
-            rows = rows + [dict(r) for r in new_rows]
+            # every column named, an absent one as None: a DataFrame fills a key missing from a
+            # dict with NaN, which sends the whole column through validation's per-value loop
+            rows = rows + [{c: r.get(c) for c in attnames(t)} for r in new_rows]
             rows_of_new = list(range(start + 1, start + 1 + len(new_rows)))
         raw[t] = pd.DataFrame(rows, columns=list(attnames(t)), dtype=object)
     # The clock is read here, at the edge; the checks themselves are pure.
