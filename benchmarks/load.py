@@ -370,12 +370,15 @@ def main() -> None:
 
 def run(home: Path, url: str, args: argparse.Namespace) -> None:
     server = LiveServer(home, url, workers=args.workers, threads=args.threads).start()
+    # the clients share the machine with the server: their own CPU is printed with the results
+    cpu0, wall0 = time.process_time(), time.monotonic()
     try:
         result = run_load(
             server, args.clients, args.seconds, think=args.think, write_every=args.write_every
         )
     finally:
         server.stop()
+    client_cpu, client_wall = time.process_time() - cpu0, time.monotonic() - wall0
     summary = result.summary()
     problems = verify_writes(url, result.acks) if args.write_every else []
     print(
@@ -393,6 +396,10 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
     )
     print(
         f"acknowledged writes: {len(result.acks)} days ({sum(len(a.ids) for a in result.acks)} labs); verification problems: {len(problems)}"
+    )
+    print(
+        f"load clients' own CPU: {client_cpu:.1f} s in {client_wall:.0f} s "
+        f"({100 * client_cpu / max(client_wall, 1e-9):.0f} % of one core)"
     )
     for p in problems[:20]:
         print("  ", p)
