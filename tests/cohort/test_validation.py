@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from bvall.cohort import Cohort, lab_test, normalize_unit, validate_tables
@@ -342,3 +343,54 @@ def test_other_values_take_the_loop(col_type: str, values: list[object]) -> None
     col = Column(name="c", type=col_type, description="test column")
     series = pd.Series(values, dtype=float if values == [1.0, 2.5] else object)
     assert _fast_path(series, col) is None
+
+
+def _as_rows(table: pa.Table) -> list[dict[str, object]]:
+    return table.to_pylist()
+
+
+@pytest.mark.parametrize("name", ["example", "published"])
+def test_object_columns_validate_as_a_dataframe_of_python_values(name: str) -> None:
+    """A database read hands validation its columns as Python lists (ObjectColumns): the typed
+    tables and the problems are those of the same rows in a DataFrame of dtype object."""
+    from bvall.cohort import load_cohort
+    from bvall.cohort.validate import ObjectColumns, validate_tables
+
+    cohort = load_cohort(name)
+    rows = {t: _as_rows(cohort[t]) for t in cohort.table_names}
+    cols = {t: [f.name for f in cohort[t].schema] for t in cohort.table_names}
+    frames = {t: pd.DataFrame(rows[t], columns=cols[t], dtype=object) for t in rows}
+    lists = {
+        t: ObjectColumns({c: [r[c] for r in rows[t]] for c in cols[t]}, len(rows[t])) for t in rows
+    }
+    typed_frames, problems_frames = validate_tables(frames, today=dt.date(2026, 12, 7))
+    typed_lists, problems_lists = validate_tables(lists, today=dt.date(2026, 12, 7))
+    assert problems_lists == problems_frames == []
+    for t in typed_frames:
+        assert typed_lists[t].equals(typed_frames[t]), t
+
+
+def test_object_columns_report_the_problems_a_dataframe_reports() -> None:
+    """Values of other types (a form's text, an infinity, a NaN, a bool among whole numbers, a
+    datetime among dates, a blank) are validated as a DataFrame's column of dtype object is:
+    the same typed values and the same problems, in the same order."""
+    from bvall.cohort.validate import ObjectColumns, validate_tables
+
+    patients = {
+        "patient_id": ["P01", "P02", "P03", " ", "P05"],
+        "sex": ["F", "M", "X", "F", None],
+        "age_years": [34, "41", True, 52.0, float("nan")],
+        "diagnosis_date": [dt.date(2024, 1, 2), "2024-02-30", None, dt.datetime(2024, 3, 4, 8), ""],
+        "weight_kg": [61.5, float("inf"), "70,5", None, 80],
+    }
+    n = len(patients["patient_id"])
+    frame = pd.DataFrame(patients, dtype=object)
+    typed_f, problems_f = validate_tables({"patients": frame}, today=dt.date(2026, 12, 7))
+    typed_l, problems_l = validate_tables(
+        {"patients": ObjectColumns(patients, n)}, today=dt.date(2026, 12, 7)
+    )
+    assert problems_f  # the case has problems to report
+    assert problems_l == problems_f
+    assert typed_l["patients"].equals(typed_f["patients"])
+    with pytest.raises(ValueError, match="differ in length"):
+        ObjectColumns({"a": [1], "b": [1, 2]}, 1)

@@ -212,9 +212,20 @@ def _python_values(values: list[Any], col: Column) -> pa.Array | None:
 
 
 def _coerce(
-    series: pd.Series, col: Column, table: str, problems: list[Problem], file: str | None
+    series: pd.Series | list[Any],
+    col: Column,
+    table: str,
+    problems: list[Problem],
+    file: str | None,
 ) -> tuple[pa.Array, set[int]]:
-    """The column as a typed array, and the 0-based rows whose value could not be read."""
+    """The column as a typed array, and the 0-based rows whose value could not be read.
+    ``series`` may be a list of Python values taken as they are (:class:`ObjectColumns`)."""
+    if isinstance(series, list):
+        if col.type in _PYTHON_TYPES:
+            fast = _python_values(series, col)
+            if fast is not None:
+                return fast, set()
+        series = pd.Series(series, dtype=object)  # as a DataFrame of dtype object holds it
     fast = _fast_path(series, col)
     if fast is not None:
         return fast, set()
@@ -584,8 +595,26 @@ def _check_consistency(
 # --- entry point -------------------------------------------------------------------------------
 
 
-def _as_frame(raw: Any) -> pd.DataFrame:
-    if isinstance(raw, pd.DataFrame):
+class ObjectColumns(dict[str, list[Any]]):
+    """A table as columns of Python values taken as they are, with no type inferred: what
+    ``pd.DataFrame(rows, dtype=object)`` holds, without building it (a database read, a
+    form's rows). Columns of one Python type go through :func:`_python_values` directly; any
+    other column is validated as that DataFrame's column would be. All columns have one
+    length."""
+
+    def __init__(self, columns: Mapping[str, list[Any]], length: int) -> None:
+        super().__init__(columns)
+        if any(len(v) != length for v in self.values()):
+            raise ValueError("internal: the columns of a table differ in length")
+        self.length = length
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self)
+
+
+def _as_frame(raw: Any) -> pd.DataFrame | ObjectColumns:
+    if isinstance(raw, pd.DataFrame | ObjectColumns):
         return raw
     if isinstance(raw, pa.Table):
         return raw.to_pandas(types_mapper=None, date_as_object=True)
@@ -594,6 +623,10 @@ def _as_frame(raw: Any) -> pd.DataFrame:
     if isinstance(raw, Mapping):
         return pd.DataFrame(dict(raw))
     raise TypeError(f"cannot read a table from {type(raw).__name__}")
+
+
+def _length(frame: pd.DataFrame | ObjectColumns) -> int:
+    return frame.length if isinstance(frame, ObjectColumns) else len(frame)
 
 
 def validate_tables(
@@ -606,8 +639,8 @@ def validate_tables(
 ) -> tuple[dict[str, pa.Table], list[Problem]]:
     """Coerce and check raw tables; return the typed tables and every problem found.
 
-    ``raw`` maps table names to a pandas DataFrame, a PyArrow table, a list of row dicts or a
-    dict of columns. ``files`` maps table names to the file (or sheet) they came from, so that
+    ``raw`` maps table names to a pandas DataFrame, a PyArrow table, a list of row dicts, a
+    dict of columns or :class:`ObjectColumns`. ``files`` maps table names to the file (or sheet) they came from, so that
     problems can name it. Missing tables are empty; ``patients`` is required. ``today`` enables
     the check that nothing is dated in the future (see :func:`check_dates`); the other date
     checks always run. ``collect`` receives the problems as they are found (a
@@ -669,7 +702,7 @@ def validate_tables(
                             file,
                         )
                     )
-                arrays.append(pa.nulls(len(frame), type=col.arrow_type))
+                arrays.append(pa.nulls(_length(frame), type=col.arrow_type))
                 continue
             arr, unreadable = _coerce(frame[col.name], col, name, problems, file)
             _check_column(arr.to_pylist(), col, name, problems, file, unreadable)

@@ -32,6 +32,7 @@ from simple_history.utils import bulk_create_with_history
 
 from bvall.cohort import TABLES, Cohort, CohortMetadata, Problem, validate_tables
 from bvall.cohort.problems import ProblemList
+from bvall.cohort.validate import ObjectColumns
 from bvall.store.models import COHORT_MODELS, Patient, StudyInfo
 
 #: Tables in the order rows are inserted (parents first).
@@ -218,6 +219,12 @@ def _read_metadata() -> CohortMetadata:
     return CohortMetadata.from_dict({"name": info.name, **info.metadata}, info.name)
 
 
+def object_columns(table: str, rows: Sequence[Mapping[str, Any]]) -> ObjectColumns:
+    """``rows`` of ``table`` (dicts by cohort column; a missing key is None) as the columns
+    validation takes without a DataFrame (:class:`~bvall.cohort.validate.ObjectColumns`)."""
+    return ObjectColumns({c: [r.get(c) for r in rows] for c in attnames(table)}, len(rows))
+
+
 def _arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     schema = TABLES[table].arrow_schema
     cols = {c: [r[c] for r in rows] for c in schema.names}
@@ -262,9 +269,9 @@ def read_database(patient_ids: Iterable[str] | None = None, *, validate: bool = 
                 _CHECKED.move_to_end(key)
                 return hit
     cohort = Cohort.from_tables(
-        # as the database typed them (object columns: no inference; validation takes columns
-        # of one Python type as they are)
-        {t: pd.DataFrame(rows, columns=list(attnames(t)), dtype=object) for t, rows in raw.items()},
+        # as the database typed them (no inference; validation takes columns of one Python type
+        # as they are, and any other as a DataFrame of dtype object would hold it)
+        {t: object_columns(t, rows) for t, rows in raw.items()},
         metadata,
         source="database",
     )

@@ -21,17 +21,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from bvall.cohort import TABLES, Cohort, Problem, validate_tables
 from bvall.cohort.dates import DATED_COLUMNS
+from bvall.cohort.validate import ObjectColumns
 from bvall.errors import EditConflict, InputError, ValidationFailed
 from bvall.store import access, gate
 from bvall.store.alerts import raise_alerts
-from bvall.store.convert import attnames, patient_rows, record_values, write_lock
+from bvall.store.convert import (
+    attnames,
+    object_columns,
+    patient_rows,
+    record_values,
+    write_lock,
+)
 from bvall.store.models import COHORT_MODELS
 
 MAX_REASON = 2000
@@ -128,19 +134,20 @@ def _validate(
     # valid when saved and no check relates them to this one.
     related = _related(table)
     current = _patient_rows(patient_id, related)
-    raw: dict[str, pd.DataFrame] = {}
+    raw: dict[str, ObjectColumns] = {}
     rows_of_new: list[int] = []
     for t in TABLES:
         if t not in related:
             continue
-        rows = [r for pk, r in current[t] if not (t == table and pk == drop_pk)]
+        rows: list[Mapping[str, Any]] = [
+            r for pk, r in current[t] if not (t == table and pk == drop_pk)
+        ]
         if t == table:
             start = len(rows)
-            # every column named, an absent one as None: a DataFrame fills a key missing from a
-            # dict with NaN, which sends the whole column through validation's per-value loop
-            rows = rows + [{c: r.get(c) for c in attnames(t)} for r in new_rows]
+            # a column missing from a new row is None (object_columns), as validation reads it
+            rows = rows + list(new_rows)
             rows_of_new = list(range(start + 1, start + 1 + len(new_rows)))
-        raw[t] = pd.DataFrame(rows, columns=list(attnames(t)), dtype=object)
+        raw[t] = object_columns(t, rows)
     # The clock is read here, at the edge; the checks themselves are pure.
     typed, problems = validate_tables(raw, {}, today=timezone.localdate())
     if problems:
