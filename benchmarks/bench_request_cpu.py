@@ -36,16 +36,23 @@ from load import Client
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_ms(pids: list[int]) -> float:
-    """User + system CPU of ``pids`` (ms), those that still exist."""
-    total = 0
+def _cpu_ms(pids: list[int]) -> dict[int, float]:
+    """User + system CPU (ms) of each of ``pids`` that exists."""
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total * TICK_MS
+        out[pid] = (int(fields[11]) + int(fields[12])) * TICK_MS  # utime, stime (14 and 15)
+    return out
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two readings: by the processes in both, and all of a process started
+    in between (a process that ended in between is not counted: a database connection closed,
+    rarely)."""
+    return sum(ms - before.get(pid, 0.0) for pid, ms in after.items())
 
 
 def _group(pgid: int) -> list[int]:
@@ -114,16 +121,18 @@ def measure(server: LiveServer, n: int, postgres: bool) -> list[tuple[str, float
     ]
     out = []
     for label, run in kinds:
-        procs = _group(server.proc.pid)
-        db = _postgres() if postgres else []
-        c0, d0, walls = _cpu_ms(procs), _cpu_ms(db), []
+        c0 = _cpu_ms(_group(server.proc.pid))
+        d0 = _cpu_ms(_postgres()) if postgres else {}
+        walls = []
         for i in range(n):
             t = time.perf_counter()
             run(i)
             walls.append(time.perf_counter() - t)
         time.sleep(0.2)  # let the last response's work be accounted
         walls.sort()
-        out.append((label, (_cpu_ms(procs) - c0) / n, (_cpu_ms(db) - d0) / n, walls[n // 2] * 1000))
+        server_ms = _spent(c0, _cpu_ms(_group(server.proc.pid)))
+        db_ms = _spent(d0, _cpu_ms(_postgres())) if postgres else 0.0
+        out.append((label, server_ms / n, db_ms / n, walls[n // 2] * 1000))
     client.close()
     return out
 
