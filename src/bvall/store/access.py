@@ -40,6 +40,7 @@ __all__ = [
     "can_use_site",
     "history_user",
     "is_command_line",
+    "permissions",
     "require",
     "role_of",
     "sees_all_sites",
@@ -123,6 +124,11 @@ def can(user: Any, action: str) -> bool:
         raise ValueError(f"internal: unknown action {action!r}")
     role = role_of(user)
     return role is not None and role in PERMISSIONS[action]
+
+
+def permissions(user: Any) -> dict[str, bool]:
+    """Whether ``user`` may do each action (the pages show only what the user may do)."""
+    return {action: can(user, action) for action in PERMISSIONS}
 
 
 def require(user: Any, action: str) -> None:

@@ -26,5 +26,5 @@ def study(request: HttpRequest) -> dict[str, Any]:
         "monitoring_crossings": crossings,
         "study": study_metadata(cached=True),
         "role": role,
-        "perms_bvall": {a: access.can(user, a) for a in access.PERMISSIONS},
+        "perms_bvall": access.permissions(user),
     }

@@ -106,12 +106,8 @@ def patient_section(request: HttpRequest, pid: str, table: str) -> HttpResponse:
         raise Http404(f"No section {table!r}.")
     objs = patient_records(table, pid)
     s = _section(table, titles[table], True, objs, access.can(request.user, "edit"), pid)
-    return HttpResponse(render_html("bvall/section_body.html", {"s": s, "perms": _perms(request)}))
-
-
-def _perms(request: HttpRequest) -> dict[str, bool]:
-    """What the user may do, as the frame's templates have it (``perms_bvall``)."""
-    return {a: access.can(request.user, a) for a in access.PERMISSIONS}
+    perms = access.permissions(request.user)
+    return HttpResponse(render_html("bvall/section_body.html", {"s": s, "perms": perms}))
 
 
 def first_induction_day(courses: list[Any]) -> dt.date | None:
@@ -363,7 +359,7 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "open_alerts": data["alerts"],
         "can_acknowledge": can_edit,
         "csrf_token": get_token(request),
-        "perms": _perms(request),
+        "perms": access.permissions(request.user),
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
