@@ -114,9 +114,15 @@ def measure(server: LiveServer, n: int, postgres: bool) -> list[tuple[str, float
 
     kinds: list[tuple[str, Callable[[int], None]]] = [
         ("GET /healthz (baseline)", lambda i: get("/healthz")),
-        ("patient page, data unchanged", lambda i: get(f"/patients/{patients[i % 13]}/")),
-        ("save a day's labs (API)", lambda i: save(patients[i % 13])),
-        ("save, then 3 pages of that patient", lambda i: save_and_pages(patients[i % 13])),
+        (
+            "patient page, data unchanged",
+            lambda i: get(f"/patients/{patients[i % len(patients)]}/"),
+        ),
+        ("save a day's labs (API)", lambda i: save(patients[i % len(patients)])),
+        (
+            "save, then 3 pages of that patient",
+            lambda i: save_and_pages(patients[i % len(patients)]),
+        ),
         ("cohort list", lambda i: get("/")),
     ]
     out = []

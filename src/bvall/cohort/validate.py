@@ -640,10 +640,10 @@ def validate_tables(
     """Coerce and check raw tables; return the typed tables and every problem found.
 
     ``raw`` maps table names to a pandas DataFrame, a PyArrow table, a list of row dicts, a
-    dict of columns or :class:`ObjectColumns`. ``files`` maps table names to the file (or sheet) they came from, so that
-    problems can name it. Missing tables are empty; ``patients`` is required. ``today`` enables
-    the check that nothing is dated in the future (see :func:`check_dates`); the other date
-    checks always run. ``collect`` receives the problems as they are found (a
+    dict of columns or :class:`ObjectColumns`. ``files`` maps table names to the file (or
+    sheet) they came from, so that problems can name it. Missing tables are empty; ``patients``
+    is required. ``today`` enables the check that nothing is dated in the future (see
+    :func:`check_dates`); the other date checks always run. ``collect`` receives the problems as they are found (a
     :class:`~bvall.cohort.problems.ProblemList` keeps a bounded number of them).
     """
     files = dict(files or {})
