@@ -18,6 +18,7 @@ users who see the patient; acknowledging needs a role that may enter data (or an
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
@@ -303,3 +304,35 @@ def alert_row(a: Alert) -> dict[str, Any]:
         "acknowledged": ack.acknowledged.isoformat() if ack is not None else None,
         "note": ack.note if ack is not None else None,
     }
+
+
+def alert_token(patient_id: str) -> tuple[Any, ...]:
+    """A token that changes whenever an alert of ``patient_id`` is raised, marked met or not
+    met, or acknowledged: the count and last id of the patient's alert history rows and of their
+    acknowledgements (both append-only). One statement of two indexed aggregates."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(_alert_token_statement(connection.vendor), [patient_id, patient_id])
+        rows = cur.fetchall()
+    return tuple((i, n, last) for i, n, last in sorted(rows))
+
+
+@lru_cache(maxsize=4)
+def _alert_token_statement(vendor: str) -> str:
+    """The statement of :func:`alert_token` on a database of ``vendor`` (the models' own table and
+    column names, quoted; the patient passed twice as a parameter). The ORM cannot express a
+    union of aggregates over two models in one statement."""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    hist = Alert.history.model._meta
+    ack, alert = AlertAcknowledgement._meta, Alert._meta
+    alert_fk = q(ack.get_field("alert").column)
+    return (
+        f"SELECT 0, COUNT(*), MAX({q(hist.pk.column)}) FROM {q(hist.db_table)} "
+        f"WHERE {q('patient_id')} = %s UNION ALL "
+        f"SELECT 1, COUNT(*), MAX(k.{q(ack.pk.column)}) FROM {q(ack.db_table)} k "
+        f"JOIN {q(alert.db_table)} a ON k.{alert_fk} = a.{q(alert.pk.column)} "
+        f"WHERE a.{q('patient_id')} = %s"
+    )

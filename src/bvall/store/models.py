@@ -365,3 +365,24 @@ class AlertAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert} acknowledged by {self.user}"
+
+
+class RenderedPage(models.Model):
+    """A patient page's body as rendered, kept under a digest of everything it was rendered from
+    (:mod:`bvall.web.rendered`): the patient's data token, the state of the patient's alerts,
+    the viewer's permissions, the day and the code. Not study data: derived from it, written by
+    any page that renders the body, read by every worker, replaced when the data change; it has
+    no history and may be emptied at any time."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    patient_id = models.CharField(max_length=40, db_index=True)
+    #: the digest without the viewer's permissions: rows of other data are removed
+    data_key = models.CharField(max_length=64)
+    html = models.TextField()
+    made = models.DateTimeField()
+
+    class Meta:
+        db_table = "rendered_pages"
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: {self.key[:12]}"

@@ -402,8 +402,9 @@ def database_snapshot() -> Snapshot:
 
 def clear_caches() -> None:
     """Forget every cached derivation (tests; a database restored under the server)."""
-    from bvall.web import live, monitoring
+    from bvall.web import live, monitoring, rendered
 
+    rendered.clear()
     with _READ_LOCK:
         _SNAPSHOT.clear()
     with _DERIVE_LOCK, _STATE_LOCK:

@@ -17,9 +17,9 @@ from django.utils.safestring import mark_safe
 from bvall.cohort import TABLES, load_lab_tests
 from bvall.errors import UnknownUnitError
 from bvall.store import access
-from bvall.store.alerts import alert_row, visible_alerts
+from bvall.store.alerts import alert_row, alert_token, visible_alerts
 from bvall.store.convert import attnames, count_rows, patient_records
-from bvall.web import bedside, derivations, panels
+from bvall.web import bedside, derivations, panels, rendered
 from bvall.web.charts import Mark, Point, Span, render_lab_chart, render_timeline
 from bvall.web.course_chart import (
     CourseData,
@@ -294,10 +294,40 @@ def _course_chart(
 def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     """The patient's data with what the engines derive from them, both of the same data: a save
     that lands while the page is read makes it read both again
-    (:func:`bvall.web.derivations.read_consistent`)."""
+    (:func:`bvall.web.derivations.read_consistent`).
+
+    The body is rendered once per state of the patient (:mod:`bvall.web.rendered`): the data
+    token and the alerts' token are read first, and a body kept under them is served as it is."""
     access.require(request.user, "view")
-    get_patient(request, pid)  # 404 before any work for a patient the user may not see
-    can_edit = access.can(request.user, "edit")
+    patient = get_patient(request, pid)  # 404 before any work for a patient the user may not see
+    body = mark_safe(rendered.with_csrf(ensure_body(request, pid), get_token(request)))
+    return render(request, "bvall/patient.html", {"patient": patient, "body": body})
+
+
+def ensure_body(request: HttpRequest, pid: str) -> str:
+    """The body of ``pid``'s page for the request's user today, with
+    :data:`rendered.CSRF_MARK` for the CSRF token: the one kept for the patient's state, else
+    rendered and kept. The tokens are read before anything the body shows."""
+    perms = access.permissions(request.user)
+    today = timezone.localdate()
+    token = derivations.patient_tokens([pid]).get(pid)
+    alerts_at = alert_token(pid)
+    if token is not None:
+        body = rendered.kept_body(rendered.page_key(pid, token, alerts_at, perms, today)[0])
+        if body is not None:
+            return body
+    body, token = _body(request, pid, perms, today)
+    key, data_key = rendered.page_key(pid, token, alerts_at, perms, today)
+    rendered.keep_body(key, data_key, pid, body)
+    return body
+
+
+def _body(
+    request: HttpRequest, pid: str, perms: dict[str, bool], today: dt.date
+) -> tuple[str, tuple[Any, ...]]:
+    """The body of the patient page, with :data:`rendered.CSRF_MARK` where the viewer's CSRF
+    token goes, and the data token of the data it shows."""
+    can_edit = perms["edit"]
     # rows of the open sections and of what the charts and timeline need; counts for the rest
     needed = {t for t, _, o in SECTIONS if o} | {"labs", "treatment_courses", "genetic_findings"}
     needed |= {"follow_up_events", "marrow_assessments"}
@@ -315,7 +345,6 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     current, data = derivations.read_consistent([pid], read)
     patient, objs, counts = data["patient"], data["objs"], data["counts"]
     d1 = first_induction_day(objs["treatment_courses"])
-    today = timezone.localdate()
     add_url = reverse("new_record", args=[pid, "_table_"])
     d = current.derivations
     bands = panels.lab_grade_bands(d)
@@ -358,8 +387,8 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
         "panels": shown,
         "open_alerts": data["alerts"],
         "can_acknowledge": can_edit,
-        "csrf_token": get_token(request),
-        "perms": access.permissions(request.user),
+        "csrf_token": mark_safe(rendered.CSRF_MARK),
+        "perms": perms,
         "timeline": _timeline(objs, d1),
         "sections": sections,
         "lesions": [g.lesion for g in objs["genetic_findings"]],
@@ -375,5 +404,4 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
             if c not in ("patient_id",) and getattr(patient, c) is not None
         ],
     }
-    body = render_html("bvall/patient_body.html", context)
-    return render(request, "bvall/patient.html", {"patient": patient, "body": body})
+    return str(render_html("bvall/patient_body.html", context)), current.tokens[pid]
