@@ -25,6 +25,12 @@ def _run(home: Path, database: str) -> None:
     assert load.verify_writes(database, result.acks) == []
     # no page showed derived grades older than the lab values beside it
     assert result.stale == 0
+    # the pages' bodies were kept in the database for every worker (bvall.web.rendered), and
+    # a body of newer data removed the patient's older ones: one per patient and set of
+    # permissions (one user here), or a few where two workers kept bodies at the same moment
+    kept = load.query(database, "SELECT patient_id, COUNT(*) FROM rendered_pages GROUP BY 1")
+    assert kept
+    assert all(n <= 4 for _, n in kept), kept
 
 
 def test_short_load_on_sqlite(tmp_path: Path) -> None:

@@ -103,14 +103,21 @@ def keep_body(key: str, data_key: str, patient_id: str, html: str) -> None:
     """Keep ``html`` under ``key`` in this worker and in the database, where it replaces the
     patient's bodies of other data. A database that refuses the write (busy, read-only) costs
     the next worker a render; it never fails the page."""
-    from django.db import DatabaseError, transaction
+    from django.db import DatabaseError, connection, transaction
     from django.utils import timezone
 
     from bvall.store.models import RenderedPage
 
     _keep_here(key, html)
     try:
+        alone = not connection.in_atomic_block
         with transaction.atomic():
+            if alone and connection.vendor == "postgresql":
+                # derived HTML, not study data: a crash may lose the row (the next page renders
+                # it again), so the page does not wait for the write-ahead log to reach the
+                # disk (on its own transaction only; a save's commit is not touched)
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL synchronous_commit TO OFF")
             RenderedPage.objects.filter(patient_id=patient_id).exclude(data_key=data_key).delete()
             RenderedPage.objects.bulk_create(
                 [
