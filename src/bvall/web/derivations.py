@@ -292,8 +292,12 @@ def current_derivations(patient_ids: list[str]) -> Current:
         return Current(no_patients(), {})
     tokens = patient_tokens(ids)
     known = [pid for pid in ids if pid in tokens]
-    # plan days fall due with the calendar: the day is part of the cache key
-    today = dt.date.today()
+    # plan days fall due with the calendar: the day is part of the cache key. The study's day
+    # (the configured time zone), as the page's study day and status and its kept body's key
+    # (bvall.web.rendered) use, not the server's own
+    from django.utils import timezone
+
+    today = timezone.localdate()
     keys = {pid: (*tokens[pid], today) for pid in known}
     with _STATE_LOCK:
         found = [_cached(pid, keys[pid]) for pid in known]
