@@ -821,6 +821,48 @@ def _content_key(
 STREAM_ABOVE_ROWS = 5_000_000
 
 
+class SharedResults:
+    """Where a plan's results are kept by content for other processes (the web app's workers:
+    :mod:`bvall.web.results`). ``get`` gives the table kept under ``key`` or ``None``; ``put``
+    keeps one. Either may fail quietly: a result not found is computed."""
+
+    def get(self, key: str) -> pa.Table | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def put(self, key: str, table: pa.Table) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+#: The results other processes share with this one (``None``: none), set by :func:`share_results`.
+_SHARED_RESULTS: list[SharedResults] = []
+
+
+def share_results(store: SharedResults | None) -> None:
+    """Keep every plan's final result for small cohorts (at most :data:`REUSE_BELOW_ROWS` rows)
+    in ``store`` too, by the same content key as in this process (its SQL, and the digests of the
+    cohort tables it reads) with bvall's and DuckDB's versions, and look there before running a
+    plan. A web worker's save grades the patient; the page that follows in another worker then
+    takes those grades instead of grading again."""
+    _SHARED_RESULTS[:] = [store] if store is not None else []
+
+
+def _shared_key(key: tuple[str, tuple[str, ...]]) -> str:
+    text = f"{bvall.__version__}|duckdb {duckdb.__version__}|{key[0]}|{','.join(key[1])}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _digester(tables: Mapping[str, pa.Table], digests: dict[str, str]) -> Callable[[str], str]:
+    """The digest of a cohort table of this run, computed once per cohort object."""
+
+    def digest(name: str) -> str:
+        found = digests.get(name)
+        if found is None:
+            found = digests[name] = table_digest(tables[name])
+        return found
+
+    return digest
+
+
 def _keep_by_content(key: tuple[str, tuple[str, ...]] | None, result: pa.Table) -> None:
     if key is not None and result.num_rows <= _BY_CONTENT_MAX_ROWS:
         with _BY_CONTENT_LOCK:
@@ -867,10 +909,27 @@ def run_plan(
     stream = stream if stream is not None else rows > STREAM_ABOVE_ROWS
     if stream:
         optimise = True
+    # results shared with other processes are looked up and kept without holding the connection
+    shared = _SHARED_RESULTS[0] if _SHARED_RESULTS and rows <= REUSE_BELOW_ROWS else None
+    final = None
+    if shared is not None and not stream:
+        content = _content_key(plan.lineages[-1], plan.reads[-1], _digester(tables, digests))
+        final = _shared_key(content)
+        with _BY_CONTENT_LOCK:
+            kept = _BY_CONTENT.get(content)
+        if kept is None:
+            kept = shared.get(final)
+            if kept is not None:
+                _keep_by_content(content, kept)
+        if kept is not None:
+            return kept
     conn = _connection(optimise if optimise is not None else rows > OPTIMISE_ABOVE_ROWS)
     _LOCAL.optimised = conn.optimise
     with conn.lock:  # the small-cohort connection is the process's, shared by its threads
-        return _run_steps(plan, conn, tables, rows, stream, done, digests)
+        result = _run_steps(plan, conn, tables, rows, stream, done, digests)
+    if shared is not None and final is not None:
+        shared.put(final, result)
+    return result
 
 
 def _run_steps(
@@ -892,12 +951,7 @@ def _run_steps(
             conn.register(name, data)
             conn.constants.add(name)
 
-    def digest(name: str) -> str:
-        found = digests.get(name)
-        if found is None:
-            found = digests[name] = table_digest(tables[name])
-        return found
-
+    digest = _digester(tables, digests)
     reuse = rows <= REUSE_BELOW_ROWS
     # this run's tables as Arrow, for the steps that only sort one of them (not when streamed:
     # the steps are then held by DuckDB)

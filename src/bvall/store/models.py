@@ -386,3 +386,20 @@ class RenderedPage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient_id}: {self.key[:12]}"
+
+
+class DerivedResult(models.Model):
+    """A criteria plan's result for a small cohort (a patient), kept by content for every worker
+    (:mod:`bvall.web.results`): the key is a digest of the plan's SQL, of the cohort tables it
+    reads and of bvall's and DuckDB's versions; the table is Arrow IPC. Not study data: no
+    history, removed after a day, may be emptied at any time."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    data = models.BinaryField()
+    made = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "derived_results"
+
+    def __str__(self) -> str:
+        return self.key[:12]

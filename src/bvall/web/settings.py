@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "bvall.web.results.share_after_answer",
 ]
 
 ROOT_URLCONF = "bvall.web.urls"
