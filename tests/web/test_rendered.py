@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from bvall.web.rendered import CSRF_MARK
+
 pytestmark = pytest.mark.django_db
 
 #: ANC 0.2 x10^9/L is CTCAE v5.0 "neutrophil count decreased" grade 4 (< 0.5 x10^9/L).
@@ -73,7 +75,7 @@ def test_the_forms_of_a_kept_body_carry_the_viewers_own_csrf_token(loaded: Any, 
     second.force_login(users["data_entry"])
     _page(first)
     html = _page(second)  # the body kept by the first session's page
-    assert rendered_mark_absent(html)
+    assert CSRF_MARK not in html
     tokens = TOKEN.findall(html)
     assert tokens
     assert all(re.fullmatch(r"[A-Za-z0-9]{64}", t) for t in tokens)
@@ -87,17 +89,10 @@ def test_the_forms_of_a_kept_body_carry_the_viewers_own_csrf_token(loaded: Any, 
     assert alert.acknowledgement.user == users["data_entry"]
 
 
-def rendered_mark_absent(html: str) -> bool:
-    from bvall.web.rendered import CSRF_MARK
-
-    return CSRF_MARK not in html
-
-
 def test_a_value_entered_as_the_token_mark_is_shown_as_entered(loaded: Any, users: Any) -> None:
     """The mark the body holds for the token cannot be produced by data: entered text is
     escaped, so it is shown as typed and never replaced by a token."""
     from bvall.store import records
-    from bvall.web.rendered import CSRF_MARK
 
     records.create_record(
         users["admin"],

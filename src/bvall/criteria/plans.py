@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -821,16 +821,14 @@ def _content_key(
 STREAM_ABOVE_ROWS = 5_000_000
 
 
-class SharedResults:
+class SharedResults(Protocol):
     """Where a plan's results are kept by content for other processes (the web app's workers:
     :mod:`bvall.web.results`). ``get`` gives the table kept under ``key`` or ``None``; ``put``
     keeps one. Either may fail quietly: a result not found is computed."""
 
-    def get(self, key: str) -> pa.Table | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def get(self, key: str) -> pa.Table | None: ...
 
-    def put(self, key: str, table: pa.Table) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def put(self, key: str, table: pa.Table) -> None: ...
 
 
 #: The results other processes share with this one (``None``: none), set by :func:`share_results`.

@@ -22,8 +22,6 @@ import pyarrow as pa
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from bvall.criteria.plans import SharedResults
-
 _log = logging.getLogger("bvall.web.results")
 
 #: Results older than this are removed (a patient's data have moved on by then).
@@ -32,8 +30,9 @@ KEEP = dt.timedelta(days=1)
 PRUNE_EVERY = 200
 
 
-class DatabaseResults(SharedResults):
-    """Plan results in the study database (table ``derived_results``)."""
+class DatabaseResults:
+    """Plan results in the study database (table ``derived_results``): a
+    :class:`~bvall.criteria.plans.SharedResults`."""
 
     def __init__(self) -> None:
         self._kept = itertools.count(1)

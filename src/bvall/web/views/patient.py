@@ -300,11 +300,11 @@ def patient_page(request: HttpRequest, pid: str) -> HttpResponse:
     token and the alerts' token are read first, and a body kept under them is served as it is."""
     access.require(request.user, "view")
     patient = get_patient(request, pid)  # 404 before any work for a patient the user may not see
-    body = mark_safe(rendered.with_csrf(ensure_body(request, pid), get_token(request)))
+    body = mark_safe(rendered.with_csrf(_kept_or_rendered_body(request, pid), get_token(request)))
     return render(request, "bvall/patient.html", {"patient": patient, "body": body})
 
 
-def ensure_body(request: HttpRequest, pid: str) -> str:
+def _kept_or_rendered_body(request: HttpRequest, pid: str) -> str:
     """The body of ``pid``'s page for the request's user today, with
     :data:`rendered.CSRF_MARK` for the CSRF token: the one kept for the patient's state, else
     rendered and kept. The tokens are read before anything the body shows."""
